@@ -29,6 +29,8 @@ export interface DiskManifest {
   readonly kind: ManifestKind;
   /** The seq of the manifest this delta applies to; null for a checkpoint. */
   readonly baseSeq: number | null;
+  /** Deltas between the checkpoint this chain starts from and this manifest (0 for a checkpoint). */
+  readonly deltasSinceCheckpoint: number;
   readonly capacity: number;
   readonly chunkSize: number;
   /** Chunks with any allocated byte at this point (chunk grain). */

@@ -10,7 +10,8 @@ export type SyncMode = "full" | "incremental" | "resync";
 export interface PointDisk {
   readonly disk: string;
   readonly capacity: number;
-  readonly manifestSeq: number;
+  /** Object key of this disk's manifest at this point. */
+  readonly manifest: string;
   /** The change token of the snapshot this disk was read from; null when the source has no tracker. */
   readonly token: string | null;
   readonly mode: SyncMode;
