@@ -10,6 +10,11 @@ export interface Source {
   describe(): Promise<readonly Disk[]>;
   /** One consistent point in time across `disks`. The caller must `release()` it. */
   openSnapshot(disks: readonly DiskId[]): Promise<SourceSnapshot>;
+  /**
+   * Tells the change tracker that a point holding these tokens is committed, so it may forget
+   * history at or before them (never anything newer). Optional: sources without a tracker omit it.
+   */
+  committed?(tokens: ReadonlyMap<DiskId, ChangeToken>): Promise<void>;
 }
 
 /** One consistent point in time across a set of disks. */

@@ -1,0 +1,412 @@
+/**
+ * One sync of one source: snapshot → plan → transfer → commit → release. The phases are separate
+ * methods so the per-source state machine (domain/sync-machine.ts) can drive them as injected
+ * actors; `runSyncJob` runs them in order for one-shot commands.
+ *
+ * The promise is kept by ordering: chunks (packs) are durable before any manifest names them,
+ * manifests before the point record, and the point record is create-only and written last. Nothing
+ * before the point record changes what restores; a failure anywhere leaves the last committed point
+ * as the base, so the next attempt covers every change since it.
+ */
+
+import { randomUUID } from "node:crypto";
+import { BlockMap } from "../domain/block-map.ts";
+import type { Disk } from "../domain/disk.ts";
+import { LifeboatError } from "../domain/errors.ts";
+import type { ChunkMap, ChunkRef, DiskManifest } from "../domain/manifest.ts";
+import { type DiskBase, type DiskPlan, planDisk } from "../domain/planner.ts";
+import { type PointDisk, pointId, type RestorePoint, type SyncMode } from "../domain/restore-point.ts";
+import type { ChangeReset, ChangeToken } from "../domain/snapshot.ts";
+import type { Clock } from "../ports/clock.ts";
+import type { Log } from "../ports/log.ts";
+import type { Source, SourceSnapshot } from "../ports/source.ts";
+import type { StateStore } from "../ports/state-store.ts";
+import { isAllZero, readChunks } from "./chunk-reader.ts";
+import { ChunkCache } from "./chunk-cache.ts";
+import { ResumeLog } from "./resume-log.ts";
+import type { Repository } from "./repository/repository.ts";
+
+export interface SyncJobDeps {
+  readonly repo: Repository;
+  readonly source: Source;
+  readonly clock: Clock;
+  readonly log: Log;
+  /** Local durable state for resuming an interrupted job; without it a retry re-stores what it reads. */
+  readonly state?: StateStore;
+}
+
+/** Changes reported by a tracker outside Lifeboat (`--changed-extents`), relative to `baseSeq`. */
+export interface ExternalChanges {
+  readonly baseSeq: number;
+  readonly byDisk: ReadonlyMap<string, BlockMap>;
+}
+
+export interface SyncJobOptions {
+  readonly jobId?: string;
+  /** Disks to sync (default: every disk the source has). */
+  readonly disks?: readonly string[];
+  readonly externalChanges?: ExternalChanges;
+  readonly readsInFlight?: number;
+  /** Flush packs and record resume progress after this many stored bytes. */
+  readonly resumeEveryBytes?: number;
+  readonly onProgress?: (progress: SyncProgress) => void;
+}
+
+export interface SyncProgress {
+  readonly disk: string;
+  readonly chunksDone: number;
+  readonly chunksTotal: number;
+  readonly bytesRead: number;
+  readonly bytesStored: number;
+}
+
+export interface DiskResult extends PointDisk {}
+
+export interface SyncResult {
+  readonly point: { id: string; source: string; seq: number; takenAt: number; consistency: string };
+  readonly mode: SyncMode;
+  readonly bytesRead: number;
+  readonly bytesStored: number;
+  readonly disks: readonly DiskResult[];
+  readonly warnings: readonly string[];
+  readonly durationMs: number;
+}
+
+interface DiskWork {
+  readonly disk: Disk;
+  readonly plan: DiskPlan;
+  readonly base: DiskBase | undefined;
+  readonly baseMap: ChunkMap | undefined;
+  readonly allocation: BlockMap | null;
+  readonly token: ChangeToken | null;
+  /** Positions whose content differs from the base: a new ref, or null for zeros. */
+  readonly delta: Map<number, ChunkRef | null>;
+  readonly stats: { bytesRead: number; bytesStored: number; chunksRead: number; chunksStored: number };
+}
+
+export class SyncJob {
+  readonly jobId: string;
+  readonly #deps: SyncJobDeps;
+  readonly #options: SyncJobOptions;
+  readonly #startedAt: number;
+  #snapshot: SourceSnapshot | undefined;
+  #basePoint: RestorePoint | undefined;
+  #work: DiskWork[] = [];
+  #warnings: string[] = [];
+  #result: SyncResult | undefined;
+
+  constructor(deps: SyncJobDeps, options: SyncJobOptions = {}) {
+    this.#deps = deps;
+    this.#options = options;
+    this.jobId = options.jobId ?? randomUUID();
+    this.#startedAt = deps.clock.now();
+  }
+
+  get snapshotId(): string | undefined {
+    return this.#snapshot?.id;
+  }
+
+  /** Takes the snapshot of the disks to sync and finds the base point. */
+  async snapshot(): Promise<string> {
+    const { source, repo } = this.#deps;
+    const available = await source.describe();
+    const wanted = this.#options.disks ?? available.map((d) => d.id);
+    for (const id of wanted) {
+      if (!available.some((d) => d.id === id)) {
+        throw new LifeboatError("DISK_NOT_FOUND", `source ${source.name} has no disk ${id}`);
+      }
+    }
+    this.#basePoint = await repo.latestPoint(source.name);
+    const external = this.#options.externalChanges;
+    if (external !== undefined && external.baseSeq !== this.#basePoint?.seq) {
+      const latest = this.#basePoint === undefined ? "none" : pointId(source.name, this.#basePoint.seq);
+      throw new LifeboatError(
+        "BASE_NOT_LATEST",
+        `changed extents are relative to ${pointId(source.name, external.baseSeq)}, but the last committed point is ${latest}`,
+      );
+    }
+    this.#snapshot = await source.openSnapshot(wanted);
+    this.#warnings.push(...this.#snapshot.warnings);
+    return this.#snapshot.id;
+  }
+
+  /** Chooses full / incremental / resync per disk. `forceResync` comes from a CBT reset seen by the state machine. */
+  async plan(forceResync?: string): Promise<SyncMode> {
+    const snapshot = this.#requireSnapshot();
+    const { repo } = this.#deps;
+    this.#work = [];
+    for (const disk of snapshot.disks) {
+      const baseDisk = this.#basePoint?.disks.find((d) => d.disk === disk.id);
+      const baseManifest = baseDisk === undefined ? undefined : await repo.readDiskManifest(baseDisk.manifest);
+      const base: DiskBase | undefined =
+        baseDisk === undefined || baseManifest === undefined
+          ? undefined
+          : {
+              seq: (this.#basePoint as RestorePoint).seq,
+              token: baseDisk.token,
+              capacity: baseManifest.capacity,
+              chunkSize: baseManifest.chunkSize,
+              allocated: baseManifest.allocated,
+              partial: baseManifest.partial,
+              deltasSinceCheckpoint: baseManifest.deltasSinceCheckpoint,
+            };
+      const allocation = await snapshot.allocation(disk.id);
+      const token = snapshot.token(disk.id);
+      const plan = planDisk({
+        capacity: disk.capacity,
+        chunkSize: repo.config.chunkSize,
+        allocation,
+        base,
+        changes: await this.#changes(snapshot, disk.id, base),
+        ...(forceResync === undefined ? {} : { forceResync }),
+        checkpointEvery: repo.config.checkpointEvery,
+      });
+      if (plan.mode === "resync" && !plan.expected) {
+        this.#warnings.push(`disk ${disk.id}: resynchronising by content hash because ${plan.resetReason}`);
+      }
+      const baseMap = this.#basePoint !== undefined && base !== undefined
+        ? await repo.resolveDiskMap(this.#basePoint, disk.id)
+        : undefined;
+      this.#work.push({
+        disk,
+        plan,
+        base,
+        baseMap,
+        allocation,
+        token,
+        delta: new Map(),
+        stats: { bytesRead: 0, bytesStored: 0, chunksRead: 0, chunksStored: 0 },
+      });
+      this.#deps.log.info(
+        { disk: disk.id, mode: plan.mode, chunksToRead: plan.read.count(), reason: plan.resetReason },
+        "planned",
+      );
+    }
+    return overallMode(this.#work.map((w) => w.plan.mode));
+  }
+
+  /** Reads the planned chunks, stores those whose content is new, and records the delta. */
+  async transfer(): Promise<{ bytesRead: number; bytesStored: number }> {
+    const snapshot = this.#requireSnapshot();
+    const { repo, state } = this.#deps;
+    const resume = await ResumeLog.open(state, this.#resumeScope(), this.#basePoint?.seq ?? null);
+    const cache = new ChunkCache(16_384, resume.refs());
+    const writer = repo.createPackWriter();
+    const resumeEvery = this.#options.resumeEveryBytes ?? 64 << 20;
+    let storedSinceFlush = 0;
+    for (const work of this.#work) {
+      const { disk, plan, baseMap, stats } = work;
+      for (const index of plan.zero.indexes()) {
+        if (baseMap?.get(index) !== undefined) work.delta.set(index, null);
+      }
+      const total = plan.read.count();
+      const chunks = readChunks(snapshot, disk.id, plan.read, {
+        chunkSize: repo.config.chunkSize,
+        capacity: disk.capacity,
+        allocation: work.allocation,
+        partial: plan.partial,
+        inFlight: this.#options.readsInFlight ?? 4,
+      });
+      for await (const { index, data } of chunks) {
+        stats.bytesRead += data.length;
+        stats.chunksRead++;
+        const baseRef = baseMap?.get(index);
+        if (isAllZero(data)) {
+          if (baseRef !== undefined) work.delta.set(index, null);
+        } else {
+          const id = repo.chunkId(data);
+          if (baseRef === undefined || !equalIds(baseRef.id, id)) {
+            const known = cache.get(id);
+            if (known !== undefined) {
+              work.delta.set(index, known);
+            } else {
+              const stored: ChunkRef = await writer.add(id, data);
+              cache.add(stored);
+              resume.add(stored);
+              stats.chunksStored++;
+              stats.bytesStored += stored.length;
+              storedSinceFlush += stored.length;
+              work.delta.set(index, stored);
+            }
+          }
+        }
+        if (storedSinceFlush >= resumeEvery) {
+          await writer.flush();
+          await resume.save();
+          storedSinceFlush = 0;
+        }
+        this.#options.onProgress?.({
+          disk: disk.id,
+          chunksDone: stats.chunksRead,
+          chunksTotal: total,
+          bytesRead: stats.bytesRead,
+          bytesStored: stats.bytesStored,
+        });
+      }
+      const abort = snapshot.abortReason();
+      if (abort !== undefined) throw new LifeboatError("SNAPSHOT_ABORTED", `snapshot ${snapshot.id} was lost: ${abort}`);
+    }
+    await writer.flush();
+    await resume.save();
+    return this.#totals();
+  }
+
+  /** Writes the disk manifests, then the point record, last. */
+  async commit(): Promise<{ pointId: string; seq: number }> {
+    const snapshot = this.#requireSnapshot();
+    const { repo, source, clock } = this.#deps;
+    // A snapshot lost before the commit may have served reads from a torn diff area.
+    const abort = snapshot.abortReason();
+    if (abort !== undefined) throw new LifeboatError("SNAPSHOT_ABORTED", `snapshot ${snapshot.id} was lost: ${abort}`);
+    const seq = (this.#basePoint?.seq ?? 0) + 1;
+    const disks: PointDisk[] = [];
+    for (const work of this.#work) {
+      const manifestKey = await repo.writeDiskManifest(this.#manifest(work, seq), this.jobId);
+      disks.push({
+        disk: work.disk.id,
+        capacity: work.disk.capacity,
+        manifest: manifestKey,
+        token: work.token,
+        mode: work.plan.mode,
+        ...(work.plan.resetReason === undefined ? {} : { resetReason: work.plan.resetReason }),
+        ...work.stats,
+      });
+    }
+    const point: RestorePoint = {
+      formatVersion: 1,
+      source: source.name,
+      seq,
+      jobId: this.jobId,
+      snapshotId: snapshot.id,
+      takenAt: snapshot.takenAt,
+      committedAt: clock.now(),
+      consistency: snapshot.consistency,
+      disks,
+      warnings: this.#warnings,
+    };
+    const outcome = await repo.writePoint(point);
+    if (outcome === "already-committed") this.#deps.log.warn({ seq }, "point was already committed by this job");
+    await (await ResumeLog.open(this.#deps.state, this.#resumeScope(), this.#basePoint?.seq ?? null)).clear();
+    const tokens = new Map<string, ChangeToken>();
+    for (const w of this.#work) if (w.token !== null) tokens.set(w.disk.id, w.token);
+    await source.committed?.(tokens);
+    const totals = this.#totals();
+    this.#result = {
+      point: {
+        id: pointId(source.name, seq),
+        source: source.name,
+        seq,
+        takenAt: snapshot.takenAt,
+        consistency: snapshot.consistency,
+      },
+      mode: overallMode(disks.map((d) => d.mode)),
+      ...totals,
+      disks,
+      warnings: this.#warnings,
+      durationMs: clock.now() - this.#startedAt,
+    };
+    return { pointId: this.#result.point.id, seq };
+  }
+
+  /** Releases the snapshot; called on every exit path. */
+  async release(): Promise<void> {
+    await this.#snapshot?.release();
+  }
+
+  result(): SyncResult {
+    if (this.#result === undefined) throw new LifeboatError("INTERNAL", "sync job has not committed");
+    return this.#result;
+  }
+
+  #manifest(work: DiskWork, seq: number): DiskManifest {
+    const { plan, base, baseMap, disk } = work;
+    const common = {
+      source: this.#deps.source.name,
+      disk: disk.id,
+      seq,
+      capacity: disk.capacity,
+      chunkSize: this.#deps.repo.config.chunkSize,
+      allocated: plan.allocated,
+      partial: plan.partial,
+    };
+    if (plan.manifestKind === "delta" && base !== undefined) {
+      return {
+        ...common,
+        kind: "delta",
+        baseSeq: base.seq,
+        deltasSinceCheckpoint: base.deltasSinceCheckpoint + 1,
+        entries: sortedEntries(work.delta),
+      };
+    }
+    const full = new Map<number, ChunkRef | null>();
+    if (baseMap !== undefined && base?.capacity === disk.capacity) {
+      for (const [index, ref] of baseMap.entries()) full.set(index, ref);
+    }
+    for (const [index, ref] of work.delta) {
+      if (ref === null) full.delete(index);
+      else full.set(index, ref);
+    }
+    return { ...common, kind: "checkpoint", baseSeq: null, deltasSinceCheckpoint: 0, entries: sortedEntries(full) };
+  }
+
+  async #changes(
+    snapshot: SourceSnapshot,
+    disk: string,
+    base: DiskBase | undefined,
+  ): Promise<BlockMap | ChangeReset | undefined> {
+    if (base === undefined) return undefined;
+    const external = this.#options.externalChanges;
+    if (external !== undefined) {
+      return external.byDisk.get(disk) ?? { kind: "reset", reason: `no changed extents were given for disk ${disk}` };
+    }
+    if (base.token === null || snapshot.token(disk) === null) return undefined;
+    return snapshot.changes(disk, base.token);
+  }
+
+  #resumeScope(): { repoId: string; source: string } {
+    return { repoId: this.#deps.repo.config.repoId, source: this.#deps.source.name };
+  }
+
+  #totals(): { bytesRead: number; bytesStored: number } {
+    let bytesRead = 0;
+    let bytesStored = 0;
+    for (const w of this.#work) {
+      bytesRead += w.stats.bytesRead;
+      bytesStored += w.stats.bytesStored;
+    }
+    return { bytesRead, bytesStored };
+  }
+
+  #requireSnapshot(): SourceSnapshot {
+    if (this.#snapshot === undefined) throw new LifeboatError("INTERNAL", "sync job has no snapshot yet");
+    return this.#snapshot;
+  }
+}
+
+/** Runs one sync to completion; the snapshot is released whatever happens. */
+export async function runSyncJob(deps: SyncJobDeps, options: SyncJobOptions = {}): Promise<SyncResult> {
+  const job = new SyncJob(deps, options);
+  try {
+    await job.snapshot();
+    await job.plan();
+    await job.transfer();
+    await job.commit();
+    return job.result();
+  } finally {
+    await job.release();
+  }
+}
+
+function overallMode(modes: readonly SyncMode[]): SyncMode {
+  if (modes.includes("full")) return "full";
+  if (modes.includes("resync")) return "resync";
+  return "incremental";
+}
+
+function sortedEntries(map: ReadonlyMap<number, ChunkRef | null>): Map<number, ChunkRef | null> {
+  return new Map([...map.entries()].sort((a, b) => a[0] - b[0]));
+}
+
+function equalIds(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
