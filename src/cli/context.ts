@@ -2,11 +2,11 @@
 
 import { readFile } from "node:fs/promises";
 import pino from "pino";
+import { FsStore } from "../adapters/store-fs/fs-store.ts";
 import { LifeboatError } from "../domain/errors.ts";
+import { Repository } from "../engine/repository/repository.ts";
 import type { Log } from "../ports/log.ts";
 import type { ObjectStore } from "../ports/object-store.ts";
-import { FsStore } from "../adapters/store-fs/fs-store.ts";
-import { Repository } from "../engine/repository/repository.ts";
 
 export interface GlobalOptions {
   readonly json?: boolean;
@@ -16,7 +16,10 @@ export interface GlobalOptions {
 
 export function createLog(options: GlobalOptions): Log {
   const level = options.logLevel ?? process.env.LIFEBOAT_LOG_LEVEL ?? "warn";
-  return pino({ level, base: { app: "lifeboat" }, redact: ["password", "secret", "*.password"] }, pino.destination(2));
+  return pino(
+    { level, base: { app: "lifeboat" }, redact: ["password", "secret", "*.password"] },
+    pino.destination(2),
+  );
 }
 
 /** The repository passphrase from LIFEBOAT_PASSWORD or --password-file (never a flag: flags show in ps). */

@@ -4,11 +4,19 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-export function printTable(headers: readonly string[], rows: ReadonlyArray<readonly (string | number)[]>): void {
+export function printTable(
+  headers: readonly string[],
+  rows: ReadonlyArray<readonly (string | number)[]>,
+): void {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? "").length)));
   for (const row of cells) {
-    process.stdout.write(`${row.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join("  ").trimEnd()}\n`);
+    process.stdout.write(
+      `${row
+        .map((cell, c) => cell.padEnd(widths[c] ?? 0))
+        .join("  ")
+        .trimEnd()}\n`,
+    );
   }
 }
 

@@ -9,7 +9,10 @@ export class Progress {
     this.#bar =
       enabled && process.stderr.isTTY
         ? new cliProgress.SingleBar(
-            { format: `${label} [{bar}] {percentage}% | {value}/{total} chunks | {detail}`, stream: process.stderr },
+            {
+              format: `${label} [{bar}] {percentage}% | {value}/{total} chunks | {detail}`,
+              stream: process.stderr,
+            },
             cliProgress.Presets.shades_classic,
           )
         : undefined;

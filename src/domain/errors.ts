@@ -98,6 +98,10 @@ export const ERROR_CATALOGUE = {
     legacyCode: 154001,
     remedy: "None needed: the next sync resynchronises by content hash and stores only what changed.",
   },
+  PREFLIGHT_FAILED: {
+    kind: "input",
+    remedy: "Run `lifeboat preflight` to see each finding and its remedy, fix them, then register again.",
+  },
   SOURCE_READ: {
     kind: "job",
     remedy: "Check the source disk; the next sync retries from the last committed point.",

@@ -13,8 +13,8 @@
  */
 
 import { BlockMap, type Extent } from "./block-map.ts";
-import type { ChangeReset } from "./snapshot.ts";
 import type { SyncMode } from "./restore-point.ts";
+import type { ChangeReset } from "./snapshot.ts";
 
 /** What the base point recorded about a disk. */
 export interface DiskBase {
@@ -101,7 +101,8 @@ export function chunkAllocation(
   capacity: number,
 ): { allocated: BlockMap; partial: BlockMap } {
   const chunks = Math.ceil(capacity / chunkSize);
-  if (allocation === null) return { allocated: BlockMap.full(chunkSize, chunks), partial: new BlockMap(chunkSize, chunks) };
+  if (allocation === null)
+    return { allocated: BlockMap.full(chunkSize, chunks), partial: new BlockMap(chunkSize, chunks) };
   const extents = [...allocation.extents(capacity)];
   const allocated = BlockMap.fromExtents(chunkSize, capacity, extents);
   const whole = new BlockMap(chunkSize, chunks);

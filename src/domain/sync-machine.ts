@@ -153,7 +153,11 @@ function describeError(error: unknown): FailureParams {
     return { code: e.code, message: e.message ?? e.code, retryable: e.retryable === true };
   }
   // An actor that rejects without a code broke its contract: report it as a bug, do not retry.
-  return { code: "INTERNAL", message: error instanceof Error ? error.message : String(error), retryable: false };
+  return {
+    code: "INTERNAL",
+    message: error instanceof Error ? error.message : String(error),
+    retryable: false,
+  };
 }
 
 function sameDiskSet(a: readonly string[], b: readonly string[]): boolean {
@@ -224,10 +228,17 @@ export const syncMachine = setup({
     }),
     forgetSnapshot: assign({ snapshotId: undefined }),
     rejectConfig: assign({
-      configRejected: ({ context }) => ({ code: "CONFIG_INVALID", message: CONFIG_FROZEN_MESSAGE, at: context.now() }),
+      configRejected: ({ context }) => ({
+        code: "CONFIG_INVALID",
+        message: CONFIG_FROZEN_MESSAGE,
+        at: context.now(),
+      }),
     }),
-    /** The process died: keep what is durable (registration; committed points live in the repository). */
-    forgetVolatile: assign(({ context }) => ({
+    /**
+     * The process died: keep only what is durable — the registration (source, frozen excluded disks)
+     * and `lastPoint`, which mirrors a record in the repository.
+     */
+    forgetVolatile: assign({
       attempts: 0,
       // A lost tracker is rediscovered by the source itself (`changes()` answers reset), so dropping
       // the in-memory flag cannot make the next plan unsafe.
@@ -241,8 +252,7 @@ export const syncMachine = setup({
       lastFailure: undefined,
       configRejected: undefined,
       releaseFailure: undefined,
-      lastPoint: context.lastPoint,
-    })),
+    }),
   },
   guards: {
     sameExcludedDisks: ({ context, event }) => {
@@ -276,7 +286,10 @@ export const syncMachine = setup({
   on: {
     CRASH: { target: ".stopped", actions: "forgetVolatile" },
     CBT_RESET: {
-      actions: { type: "requestResync", params: ({ event }) => ({ reason: event.reason, duringSync: false }) },
+      actions: {
+        type: "requestResync",
+        params: ({ event }) => ({ reason: event.reason, duringSync: false }),
+      },
     },
     CONFIG_CHANGED: [
       { guard: "sameExcludedDisks", actions: assign({ configRejected: undefined }) },
@@ -289,7 +302,10 @@ export const syncMachine = setup({
         REGISTER: { target: "preflight" },
         // Not frozen yet: registration is what freezes the excluded disks.
         CONFIG_CHANGED: {
-          actions: assign({ excludedDisks: ({ event }) => [...event.excludedDisks], configRejected: undefined }),
+          actions: assign({
+            excludedDisks: ({ event }) => [...event.excludedDisks],
+            configRejected: undefined,
+          }),
         },
       },
     },
@@ -345,7 +361,10 @@ export const syncMachine = setup({
         // No snapshot exists to release (an adapter that fails half-way cleans up its own), so skip
         // `releasing`. SNAPSHOT_ABORTED is not accepted here for the same reason: leaving now would
         // orphan a snapshot the actor is about to hand back — the actor rejects instead.
-        onError: { target: "settling", actions: { type: "fail", params: ({ event }) => describeError(event.error) } },
+        onError: {
+          target: "settling",
+          actions: { type: "fail", params: ({ event }) => describeError(event.error) },
+        },
       },
       on: RESET_DURING_SYNC,
     },
@@ -360,7 +379,10 @@ export const syncMachine = setup({
           resumePending: context.resumePending,
         }),
         onDone: { target: "transferring", actions: assign({ mode: ({ event }) => event.output.mode }) },
-        onError: { target: "releasing", actions: { type: "fail", params: ({ event }) => describeError(event.error) } },
+        onError: {
+          target: "releasing",
+          actions: { type: "fail", params: ({ event }) => describeError(event.error) },
+        },
       },
       on: {
         ...RESET_DURING_SYNC,
@@ -375,7 +397,11 @@ export const syncMachine = setup({
           target: "releasing",
           actions: {
             type: "fail",
-            params: ({ event }) => ({ code: "TARGET_IO", message: event.message, retryable: event.retryable }),
+            params: ({ event }) => ({
+              code: "TARGET_IO",
+              message: event.message,
+              retryable: event.retryable,
+            }),
           },
         },
       },
@@ -386,7 +412,10 @@ export const syncMachine = setup({
         src: "transfer",
         input: ({ context }) => ({ snapshotId: heldSnapshot(context) }),
         onDone: { target: "committing" },
-        onError: { target: "releasing", actions: { type: "fail", params: ({ event }) => describeError(event.error) } },
+        onError: {
+          target: "releasing",
+          actions: { type: "fail", params: ({ event }) => describeError(event.error) },
+        },
       },
       on: {
         ...RESET_DURING_SYNC,
@@ -402,7 +431,11 @@ export const syncMachine = setup({
           target: "releasing",
           actions: {
             type: "fail",
-            params: ({ event }) => ({ code: "TARGET_IO", message: event.message, retryable: event.retryable }),
+            params: ({ event }) => ({
+              code: "TARGET_IO",
+              message: event.message,
+              retryable: event.retryable,
+            }),
           },
         },
       },
@@ -423,7 +456,10 @@ export const syncMachine = setup({
             resyncReason: context.resetDuringSync ? context.resyncReason : undefined,
           })),
         },
-        onError: { target: "releasing", actions: { type: "fail", params: ({ event }) => describeError(event.error) } },
+        onError: {
+          target: "releasing",
+          actions: { type: "fail", params: ({ event }) => describeError(event.error) },
+        },
       },
       on: {
         ...RESET_DURING_SYNC,
@@ -433,7 +469,11 @@ export const syncMachine = setup({
           target: "releasing",
           actions: {
             type: "fail",
-            params: ({ event }) => ({ code: "TARGET_IO", message: event.message, retryable: event.retryable }),
+            params: ({ event }) => ({
+              code: "TARGET_IO",
+              message: event.message,
+              retryable: event.retryable,
+            }),
           },
         },
       },

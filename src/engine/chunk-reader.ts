@@ -16,7 +16,13 @@ export async function* readChunks(
   snapshot: SourceSnapshot,
   disk: string,
   chunks: BlockMap,
-  options: { chunkSize: number; capacity: number; allocation: BlockMap | null; partial: BlockMap; inFlight: number },
+  options: {
+    chunkSize: number;
+    capacity: number;
+    allocation: BlockMap | null;
+    partial: BlockMap;
+    inFlight: number;
+  },
 ): AsyncGenerator<ReadChunk> {
   const { chunkSize, capacity, allocation, partial } = options;
   const pending: Array<Promise<ReadChunk>> = [];
@@ -46,7 +52,8 @@ export async function* readChunks(
 }
 
 export function isAllZero(data: Uint8Array): boolean {
-  const zero = ZERO_CHUNK.length >= data.length ? ZERO_CHUNK.subarray(0, data.length) : new Uint8Array(data.length);
+  const zero =
+    ZERO_CHUNK.length >= data.length ? ZERO_CHUNK.subarray(0, data.length) : new Uint8Array(data.length);
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).equals(zero);
 }
 

@@ -35,10 +35,14 @@ export async function restoreDisk(
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
   const pointDisk = point.disks.find((d) => d.disk === disk);
-  if (pointDisk === undefined) throw new LifeboatError("DISK_NOT_FOUND", `point ${point.source}@${point.seq} has no disk ${disk}`);
+  if (pointDisk === undefined)
+    throw new LifeboatError("DISK_NOT_FOUND", `point ${point.source}@${point.seq} has no disk ${disk}`);
   const capacity = pointDisk.capacity;
   if (target.size < capacity) {
-    throw new LifeboatError("TARGET_TOO_SMALL", `target holds ${target.size} bytes; disk ${disk} needs ${capacity}`);
+    throw new LifeboatError(
+      "TARGET_TOO_SMALL",
+      `target holds ${target.size} bytes; disk ${disk} needs ${capacity}`,
+    );
   }
   const map = await repo.resolveDiskMap(point, disk);
   const chunkSize = map.chunkSize;
@@ -84,7 +88,12 @@ export async function restoreDisk(
 }
 
 /** Reads the target back and checks every chunk against the map; throws VERIFY_FAILED on the first mismatch. */
-async function verifyTarget(repo: Repository, map: ChunkMap, target: BlockTarget, capacity: number): Promise<true> {
+async function verifyTarget(
+  repo: Repository,
+  map: ChunkMap,
+  target: BlockTarget,
+  capacity: number,
+): Promise<true> {
   const chunkSize = map.chunkSize;
   for (let index = 0; index < map.chunks; index++) {
     const offset = index * chunkSize;
@@ -92,9 +101,13 @@ async function verifyTarget(repo: Repository, map: ChunkMap, target: BlockTarget
     const ref: ChunkRef | undefined = map.get(index);
     const ok = ref === undefined ? isAllZero(data) : Buffer.from(repo.chunkId(data)).equals(ref.id);
     if (!ok) {
-      throw new LifeboatError("VERIFY_FAILED", `restored bytes at offset ${offset} differ from the restore point`, {
-        remedy: "Check the target device for write errors and restore again.",
-      });
+      throw new LifeboatError(
+        "VERIFY_FAILED",
+        `restored bytes at offset ${offset} differ from the restore point`,
+        {
+          remedy: "Check the target device for write errors and restore again.",
+        },
+      );
     }
   }
   return true;

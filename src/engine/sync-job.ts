@@ -10,7 +10,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { BlockMap } from "../domain/block-map.ts";
+import type { BlockMap } from "../domain/block-map.ts";
 import type { Disk } from "../domain/disk.ts";
 import { LifeboatError } from "../domain/errors.ts";
 import type { ChunkMap, ChunkRef, DiskManifest } from "../domain/manifest.ts";
@@ -21,10 +21,10 @@ import type { Clock } from "../ports/clock.ts";
 import type { Log } from "../ports/log.ts";
 import type { Source, SourceSnapshot } from "../ports/source.ts";
 import type { StateStore } from "../ports/state-store.ts";
-import { isAllZero, readChunks } from "./chunk-reader.ts";
 import { ChunkCache } from "./chunk-cache.ts";
-import { ResumeLog } from "./resume-log.ts";
+import { isAllZero, readChunks } from "./chunk-reader.ts";
 import type { Repository } from "./repository/repository.ts";
+import { ResumeLog } from "./resume-log.ts";
 
 export interface SyncJobDeps {
   readonly repo: Repository;
@@ -137,7 +137,8 @@ export class SyncJob {
     this.#work = [];
     for (const disk of snapshot.disks) {
       const baseDisk = this.#basePoint?.disks.find((d) => d.disk === disk.id);
-      const baseManifest = baseDisk === undefined ? undefined : await repo.readDiskManifest(baseDisk.manifest);
+      const baseManifest =
+        baseDisk === undefined ? undefined : await repo.readDiskManifest(baseDisk.manifest);
       const base: DiskBase | undefined =
         baseDisk === undefined || baseManifest === undefined
           ? undefined
@@ -164,9 +165,10 @@ export class SyncJob {
       if (plan.mode === "resync" && !plan.expected) {
         this.#warnings.push(`disk ${disk.id}: resynchronising by content hash because ${plan.resetReason}`);
       }
-      const baseMap = this.#basePoint !== undefined && base !== undefined
-        ? await repo.resolveDiskMap(this.#basePoint, disk.id)
-        : undefined;
+      const baseMap =
+        this.#basePoint !== undefined && base !== undefined
+          ? await repo.resolveDiskMap(this.#basePoint, disk.id)
+          : undefined;
       this.#work.push({
         disk,
         plan,
@@ -244,7 +246,8 @@ export class SyncJob {
         });
       }
       const abort = snapshot.abortReason();
-      if (abort !== undefined) throw new LifeboatError("SNAPSHOT_ABORTED", `snapshot ${snapshot.id} was lost: ${abort}`);
+      if (abort !== undefined)
+        throw new LifeboatError("SNAPSHOT_ABORTED", `snapshot ${snapshot.id} was lost: ${abort}`);
     }
     await writer.flush();
     await resume.save();
@@ -257,7 +260,8 @@ export class SyncJob {
     const { repo, source, clock } = this.#deps;
     // A snapshot lost before the commit may have served reads from a torn diff area.
     const abort = snapshot.abortReason();
-    if (abort !== undefined) throw new LifeboatError("SNAPSHOT_ABORTED", `snapshot ${snapshot.id} was lost: ${abort}`);
+    if (abort !== undefined)
+      throw new LifeboatError("SNAPSHOT_ABORTED", `snapshot ${snapshot.id} was lost: ${abort}`);
     const seq = (this.#basePoint?.seq ?? 0) + 1;
     const disks: PointDisk[] = [];
     for (const work of this.#work) {
@@ -285,7 +289,8 @@ export class SyncJob {
       warnings: this.#warnings,
     };
     const outcome = await repo.writePoint(point);
-    if (outcome === "already-committed") this.#deps.log.warn({ seq }, "point was already committed by this job");
+    if (outcome === "already-committed")
+      this.#deps.log.warn({ seq }, "point was already committed by this job");
     await (await ResumeLog.open(this.#deps.state, this.#resumeScope(), this.#basePoint?.seq ?? null)).clear();
     const tokens = new Map<string, ChangeToken>();
     for (const w of this.#work) if (w.token !== null) tokens.set(w.disk.id, w.token);
@@ -313,6 +318,11 @@ export class SyncJob {
     await this.#snapshot?.release();
   }
 
+  /** Bytes read so far, whether or not the job commits. */
+  bytesRead(): number {
+    return this.#totals().bytesRead;
+  }
+
   result(): SyncResult {
     if (this.#result === undefined) throw new LifeboatError("INTERNAL", "sync job has not committed");
     return this.#result;
@@ -338,15 +348,25 @@ export class SyncJob {
         entries: sortedEntries(work.delta),
       };
     }
+    // Carry the base's chunks that are still allocated (and still inside the disk, which may have
+    // been resized); whatever is unallocated now must read as zeros.
     const full = new Map<number, ChunkRef | null>();
-    if (baseMap !== undefined && base?.capacity === disk.capacity) {
-      for (const [index, ref] of baseMap.entries()) full.set(index, ref);
+    if (baseMap !== undefined) {
+      for (const [index, ref] of baseMap.entries()) {
+        if (index < plan.allocated.blocks && plan.allocated.has(index)) full.set(index, ref);
+      }
     }
     for (const [index, ref] of work.delta) {
       if (ref === null) full.delete(index);
       else full.set(index, ref);
     }
-    return { ...common, kind: "checkpoint", baseSeq: null, deltasSinceCheckpoint: 0, entries: sortedEntries(full) };
+    return {
+      ...common,
+      kind: "checkpoint",
+      baseSeq: null,
+      deltasSinceCheckpoint: 0,
+      entries: sortedEntries(full),
+    };
   }
 
   async #changes(
@@ -357,7 +377,12 @@ export class SyncJob {
     if (base === undefined) return undefined;
     const external = this.#options.externalChanges;
     if (external !== undefined) {
-      return external.byDisk.get(disk) ?? { kind: "reset", reason: `no changed extents were given for disk ${disk}` };
+      return (
+        external.byDisk.get(disk) ?? {
+          kind: "reset",
+          reason: `no changed extents were given for disk ${disk}`,
+        }
+      );
     }
     if (base.token === null || snapshot.token(disk) === null) return undefined;
     return snapshot.changes(disk, base.token);
@@ -380,20 +405,6 @@ export class SyncJob {
   #requireSnapshot(): SourceSnapshot {
     if (this.#snapshot === undefined) throw new LifeboatError("INTERNAL", "sync job has no snapshot yet");
     return this.#snapshot;
-  }
-}
-
-/** Runs one sync to completion; the snapshot is released whatever happens. */
-export async function runSyncJob(deps: SyncJobDeps, options: SyncJobOptions = {}): Promise<SyncResult> {
-  const job = new SyncJob(deps, options);
-  try {
-    await job.snapshot();
-    await job.plan();
-    await job.transfer();
-    await job.commit();
-    return job.result();
-  } finally {
-    await job.release();
   }
 }
 

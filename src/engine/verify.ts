@@ -9,8 +9,8 @@ import { type ErrorCode, isLifeboatError } from "../domain/errors.ts";
 import type { ChunkRef } from "../domain/manifest.ts";
 import type { RestorePoint } from "../domain/restore-point.ts";
 import { idHex } from "./chunk-cache.ts";
+import { POINTS_PREFIX, packKey } from "./repository/object-keys.ts";
 import type { Repository } from "./repository/repository.ts";
-import { packKey, POINTS_PREFIX } from "./repository/object-keys.ts";
 
 export interface VerifyProblem {
   readonly object: string;
@@ -53,8 +53,8 @@ export async function verifyRepository(
       try {
         const map = await repo.resolveDiskMap(point, disk.disk);
         for (const [, ref] of map.entries()) {
-          let refs = byPack.get(ref.pack);
-          if (refs === undefined) byPack.set(ref.pack, (refs = new Map()));
+          const refs = byPack.get(ref.pack) ?? new Map<number, ChunkRef>();
+          byPack.set(ref.pack, refs);
           refs.set(ref.offset, ref);
         }
       } catch (e) {
@@ -102,7 +102,8 @@ async function listPointKeys(repo: Repository): Promise<Array<{ source: string; 
   const out: Array<{ source: string; seq: number }> = [];
   for await (const { key } of repo.store.list(POINTS_PREFIX)) {
     const [, source, seq] = key.split("/");
-    if (source !== undefined && seq !== undefined && /^\d+$/.test(seq)) out.push({ source, seq: Number(seq) });
+    if (source !== undefined && seq !== undefined && /^\d+$/.test(seq))
+      out.push({ source, seq: Number(seq) });
   }
   return out;
 }

@@ -16,10 +16,14 @@ export function parseChangedExtents(text: string, capacity: number): Extent[] {
     const parts = line.split(/\s+/);
     const [offset, length] = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : Number.NaN));
     if (parts.length !== 2 || !Number.isSafeInteger(offset) || !Number.isSafeInteger(length)) {
-      throw new ChangedExtentsError(`line ${i + 1}: expected "OFFSET LENGTH" in bytes, got ${JSON.stringify(line)}`);
+      throw new ChangedExtentsError(
+        `line ${i + 1}: expected "OFFSET LENGTH" in bytes, got ${JSON.stringify(line)}`,
+      );
     }
     if ((offset as number) + (length as number) > capacity) {
-      throw new ChangedExtentsError(`line ${i + 1}: extent ${offset}+${length} ends past the disk (${capacity} bytes)`);
+      throw new ChangedExtentsError(
+        `line ${i + 1}: extent ${offset}+${length} ends past the disk (${capacity} bytes)`,
+      );
     }
     extents.push({ offset: offset as number, length: length as number });
   }

@@ -30,13 +30,16 @@ describe("BlockMap agrees with a set model", () => {
     expect(BlockMap.deserialize(a.serialize()).equals(a)).toBe(true);
   });
 
-  test.prop([ranges], { seed: 7, numRuns: 60 })("runs are maximal, ascending and cover exactly the set", (ra) => {
-    const runs = [...build(ra).runs()];
-    const covered = new Set<number>();
-    for (const [i, r] of runs.entries()) {
-      if (i > 0) expect(r.start).toBeGreaterThan((runs[i - 1]?.start ?? 0) + (runs[i - 1]?.count ?? 0));
-      for (let k = 0; k < r.count; k++) covered.add(r.start + k);
-    }
-    expect(covered).toEqual(model(ra));
-  });
+  test.prop([ranges], { seed: 7, numRuns: 60 })(
+    "runs are maximal, ascending and cover exactly the set",
+    (ra) => {
+      const runs = [...build(ra).runs()];
+      const covered = new Set<number>();
+      for (const [i, r] of runs.entries()) {
+        if (i > 0) expect(r.start).toBeGreaterThan((runs[i - 1]?.start ?? 0) + (runs[i - 1]?.count ?? 0));
+        for (let k = 0; k < r.count; k++) covered.add(r.start + k);
+      }
+      expect(covered).toEqual(model(ra));
+    },
+  );
 });

@@ -78,5 +78,7 @@ export class FileTarget implements BlockTarget {
 }
 
 function targetError(path: string, cause: unknown): LifeboatError {
-  return new LifeboatError("TARGET_IO", `cannot open restore target ${path}: ${(cause as Error).message}`, { cause });
+  return new LifeboatError("TARGET_IO", `cannot open restore target ${path}: ${(cause as Error).message}`, {
+    cause,
+  });
 }

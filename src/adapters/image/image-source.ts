@@ -29,9 +29,14 @@ export class ImageSource implements Source {
       real = await realpath(path);
       capacity = await deviceSize(real);
     } catch (e) {
-      throw new LifeboatError("SOURCE_NOT_FOUND", `cannot open image ${path}: ${(e as Error).message}`, { cause: e });
+      throw new LifeboatError("SOURCE_NOT_FOUND", `cannot open image ${path}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
-    const stem = basename(real).replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[^A-Za-z0-9]+/, "") || "image";
+    const stem =
+      basename(real)
+        .replace(/[^A-Za-z0-9._-]/g, "_")
+        .replace(/^[^A-Za-z0-9]+/, "") || "image";
     const hash = createHash("sha256").update(real).digest("hex").slice(0, 8);
     const sourceName = name ?? `${stem.slice(0, 100)}-${hash}`;
     return new ImageSource(sourceName, real, { id: "disk0", capacity, sectorSize: 512, label: real });
@@ -63,7 +68,9 @@ class ImageReader implements SourceSnapshot {
     this.id = `image:${path}@${this.takenAt}`;
     this.disks = [disk];
     this.#handle = handle;
-    this.warnings = [`${path} is read in place, not from a snapshot: keep writers away from it while it is backed up`];
+    this.warnings = [
+      `${path} is read in place, not from a snapshot: keep writers away from it while it is backed up`,
+    ];
   }
 
   async read(_disk: string, offset: number, length: number): Promise<Uint8Array> {
@@ -74,7 +81,10 @@ class ImageReader implements SourceSnapshot {
     while (done < length) {
       const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
       if (bytesRead === 0) {
-        throw new LifeboatError("SOURCE_READ", `${this.path} ended at ${offset + done}, inside the disk (was it truncated?)`);
+        throw new LifeboatError(
+          "SOURCE_READ",
+          `${this.path} ended at ${offset + done}, inside the disk (was it truncated?)`,
+        );
       }
       done += bytesRead;
     }

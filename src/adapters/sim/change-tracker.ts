@@ -83,7 +83,9 @@ export class ChangeTracker {
     for (const t of [from, to]) {
       if (t.generation !== this.#generation) {
         const why = this.#lostBecause === undefined ? "" : ` (tracking was lost: ${this.#lostBecause})`;
-        return reset(`change token from tracker generation ${t.generation}, current is ${this.#generation}${why}`);
+        return reset(
+          `change token from tracker generation ${t.generation}, current is ${this.#generation}${why}`,
+        );
       }
     }
     if (to.epoch >= this.#epoch) return reset(`change token ${upto} names an epoch that is still open`);

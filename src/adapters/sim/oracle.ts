@@ -52,7 +52,8 @@ export class Oracle {
 
   expected(snapshotId: string, diskId: DiskId): ExpectedDisk {
     const disk = this.#snapshots.get(snapshotId)?.get(diskId);
-    if (disk === undefined) throw new RangeError(`the oracle has no disk ${diskId} in snapshot ${snapshotId}`);
+    if (disk === undefined)
+      throw new RangeError(`the oracle has no disk ${diskId} in snapshot ${snapshotId}`);
     return disk;
   }
 

@@ -1,19 +1,19 @@
 import { BlockMap, type Extent } from "../../domain/block-map.ts";
 import type { DiskId } from "../../domain/disk.ts";
 import type { ContentGenerator } from "./content.ts";
+import {
+  bitmapSectors,
+  bootSector,
+  FIRST_USER_FILE,
+  METADATA_BYTES,
+  type MetadataWrite,
+  mftRecord,
+  SECTOR_SIZE,
+} from "./ntfs-metadata.ts";
 import { type Page, pagesFor, readPages, writePages } from "./pages.ts";
 
-export const SECTOR_SIZE = 512;
+export { METADATA_BYTES, SECTOR_SIZE } from "./ntfs-metadata.ts";
 export const DEFAULT_CLUSTER_SIZE = 4096;
-/** NTFS keeps its boot sector, $Bitmap and $MFT near the start of the volume; always allocated. */
-export const METADATA_BYTES = 1 << 20;
-const BITMAP_OFFSET = 4096;
-const BITMAP_BYTES = 124 * 1024;
-const MFT_OFFSET = BITMAP_OFFSET + BITMAP_BYTES;
-const MFT_RECORD = 1024;
-const MFT_SLOTS = (METADATA_BYTES - MFT_OFFSET) / MFT_RECORD;
-/** NTFS reserves the first MFT records for system files. */
-const FIRST_USER_FILE = 64;
 
 /** A file: its clusters (byte extents, in file order) and its size (a whole number of sectors). */
 export interface SimFile {
@@ -60,7 +60,11 @@ export class SimDisk {
 
   constructor(options: SimDiskOptions) {
     const clusterSize = options.clusterSize ?? DEFAULT_CLUSTER_SIZE;
-    if (!Number.isSafeInteger(clusterSize) || clusterSize < SECTOR_SIZE || (clusterSize & (clusterSize - 1)) !== 0) {
+    if (
+      !Number.isSafeInteger(clusterSize) ||
+      clusterSize < SECTOR_SIZE ||
+      (clusterSize & (clusterSize - 1)) !== 0
+    ) {
       throw new RangeError(`cluster size must be a power of two ≥ ${SECTOR_SIZE}: ${clusterSize}`);
     }
     checkCapacity(options.capacity, clusterSize);
@@ -70,7 +74,10 @@ export class SimDisk {
     this.#content = options.content;
     this.#pages = new Array<Page>(pagesFor(options.capacity)).fill(undefined);
     this.#metadataClusters = Math.ceil(METADATA_BYTES / clusterSize);
-    this.#allocation = BlockMap.forCapacity(clusterSize, options.capacity).addRange(0, this.#metadataClusters);
+    this.#allocation = BlockMap.forCapacity(clusterSize, options.capacity).addRange(
+      0,
+      this.#metadataClusters,
+    );
     this.#allocated = this.#metadataClusters;
     this.#cursor = this.#metadataClusters;
     this.#writeBootSector();
@@ -147,7 +154,10 @@ export class SimDisk {
     if (this.#cursor >= this.clusterCount) this.#cursor = this.#metadataClusters;
     for (const r of runs) this.#allocation.addRange(r.start, r.count);
     this.#allocated += clusterCount;
-    const extents = runs.map((r) => ({ offset: r.start * this.clusterSize, length: r.count * this.clusterSize }));
+    const extents = runs.map((r) => ({
+      offset: r.start * this.clusterSize,
+      length: r.count * this.clusterSize,
+    }));
     this.#writeBitmap(extents);
     return extents;
   }
@@ -168,6 +178,10 @@ export class SimDisk {
     return [...this.#files.values()];
   }
 
+  hasFile(file: SimFile): boolean {
+    return this.#files.get(file.id) === file;
+  }
+
   /** Creates a file of `bytes` (rounded up to a sector) filled with generated content. */
   createFile(bytes: number): SimFile {
     const size = roundUp(bytes, SECTOR_SIZE);
@@ -180,7 +194,12 @@ export class SimDisk {
   /** Rewrites [offset, offset+length) of the file (sector-aligned, within its size). */
   overwrite(file: SimFile, offset: number, length: number): void {
     const record = this.#record(file);
-    if (offset % SECTOR_SIZE !== 0 || length % SECTOR_SIZE !== 0 || offset < 0 || offset + length > record.size) {
+    if (
+      offset % SECTOR_SIZE !== 0 ||
+      length % SECTOR_SIZE !== 0 ||
+      offset < 0 ||
+      offset + length > record.size
+    ) {
       throw new RangeError(`bad overwrite ${offset}+${length} of file ${file.id} (size ${record.size})`);
     }
     this.#writeFileRange(record, offset, this.#content.generate(length));
@@ -203,7 +222,11 @@ export class SimDisk {
   resize(newCapacity: number): void {
     checkCapacity(newCapacity, this.clusterSize);
     if (newCapacity <= this.#capacity) throw new RangeError(`disk ${this.id} can only grow`);
-    this.#allocation = BlockMap.fromRuns(this.clusterSize, newCapacity / this.clusterSize, this.#allocation.runs());
+    this.#allocation = BlockMap.fromRuns(
+      this.clusterSize,
+      newCapacity / this.clusterSize,
+      this.#allocation.runs(),
+    );
     while (this.#pages.length < pagesFor(newCapacity)) this.#pages.push(undefined);
     this.#capacity = newCapacity;
     this.#writeBootSector();
@@ -246,40 +269,19 @@ export class SimDisk {
   }
 
   #writeBootSector(): void {
-    const sector = new Uint8Array(SECTOR_SIZE);
-    sector.set([0xeb, 0x52, 0x90], 0);
-    new TextEncoder().encodeInto(`NTFS    sim volume ${this.id} bytes=${this.#capacity}`, sector.subarray(3));
-    sector.set([0x55, 0xaa], SECTOR_SIZE - 2);
-    this.write(0, sector);
+    this.#writeMetadata(bootSector(this.id, this.#capacity));
   }
 
-  /** Rewrites the $Bitmap sectors holding the bits of `extents` (wrapping on very large volumes). */
   #writeBitmap(extents: readonly Extent[]): void {
-    const sectors = new Set<number>();
-    for (const e of extents) {
-      const firstByte = Math.floor(e.offset / this.clusterSize / 8);
-      const lastByte = Math.floor((e.offset + e.length - 1) / this.clusterSize / 8);
-      for (let b = firstByte; b <= lastByte; b++) sectors.add(Math.floor((b % BITMAP_BYTES) / SECTOR_SIZE));
-    }
-    for (const s of [...sectors].sort((a, b) => a - b)) {
-      const sector = new Uint8Array(SECTOR_SIZE);
-      for (let j = 0; j < SECTOR_SIZE; j++) {
-        let bits = 0;
-        for (let k = 0, c = (s * SECTOR_SIZE + j) * 8; k < 8; k++, c++) {
-          if (c < this.clusterCount && this.#allocation.has(c)) bits |= 1 << k;
-        }
-        sector[j] = bits;
-      }
-      this.write(BITMAP_OFFSET + s * SECTOR_SIZE, sector);
-    }
+    for (const w of bitmapSectors(this.#allocation, extents)) this.#writeMetadata(w);
   }
 
   #writeMftRecord(file: FileRecord, inUse: boolean): void {
-    const record = new Uint8Array(MFT_RECORD);
-    const runs = file.extents.map((e) => `${e.offset / this.clusterSize}+${e.length / this.clusterSize}`);
-    const text = `FILE0 id=${file.id} inUse=${inUse} size=${file.size} runs=${runs.join(",")}`;
-    new TextEncoder().encodeInto(text.slice(0, MFT_RECORD - 8), record);
-    this.write(MFT_OFFSET + (file.id % MFT_SLOTS) * MFT_RECORD, record);
+    this.#writeMetadata(mftRecord(file, this.clusterSize, inUse));
+  }
+
+  #writeMetadata(w: MetadataWrite): void {
+    this.write(w.offset, w.data);
   }
 
   #checkRange(offset: number, length: number, align: number): void {

@@ -78,7 +78,9 @@ export class SimSnapshot implements SourceSnapshot {
     for (const d of options.disks) {
       this.#captured.set(d.descriptor.id, d);
       this.#copiedPages.set(d.descriptor.id, new Set());
-      this.#unsubscribe.push(d.disk.onWrite((offset, length) => this.#copyOnWrite(d.descriptor.id, offset, length)));
+      this.#unsubscribe.push(
+        d.disk.onWrite((offset, length) => this.#copyOnWrite(d.descriptor.id, offset, length)),
+      );
     }
   }
 
@@ -98,7 +100,8 @@ export class SimSnapshot implements SourceSnapshot {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
       throw new RangeError(`bad read ${offset}+${length}`);
     }
-    if (offset + length > capacity) throw new RangeError(`read ${offset}+${length} exceeds ${disk} (${capacity})`);
+    if (offset + length > capacity)
+      throw new RangeError(`read ${offset}+${length} exceeds ${disk} (${capacity})`);
     this.#checkUsable();
     this.#world.logRead({ snapshotId: this.id, disk, offset, length, at: this.#world.now() });
     this.#world.elapse((length / this.#readBytesPerSecond) * 1000);

@@ -32,7 +32,7 @@ export class Workload {
   readonly #ops: Prng;
   readonly #bursts: Prng;
   readonly #options: Required<WorkloadOptions>;
-  readonly #hot: SimFile[] = [];
+  #hot: SimFile[] = [];
   /** Virtual time as this workload has seen it, and the write budget not yet spent. */
   #elapsedMs = 0;
   #budget = 0;
@@ -63,9 +63,13 @@ export class Workload {
   populate(fill = (this.#options.minFill + this.#options.maxFill) / 2): void {
     const dataBytes = this.#disk.capacity * (1 - this.#disk.allocatedFraction());
     for (let i = 0; i < this.#options.hotFiles; i++) {
-      this.#hot.push(this.#disk.createFile(this.#ops.int(1, 5) * Math.max(SECTOR_SIZE, Math.floor(dataBytes / 64))));
+      this.#hot.push(
+        this.#disk.createFile(this.#ops.int(1, 5) * Math.max(SECTOR_SIZE, Math.floor(dataBytes / 64))),
+      );
     }
-    while (this.#disk.allocatedFraction() < fill) this.#disk.createFile(this.#fileSize());
+    for (let left = this.#bytesBelow(fill); left > 0; left = this.#bytesBelow(fill)) {
+      this.#disk.createFile(Math.min(this.#fileSize(), left));
+    }
   }
 
   /** Applies the writes due in `ms` of virtual time; returns the bytes of data written. */
@@ -107,9 +111,13 @@ export class Workload {
   }
 
   #apply(size: number): void {
+    // Someone else (a test, a scenario) may have deleted a hot file.
+    this.#hot = this.#hot.filter((f) => this.#disk.hasFile(f));
     const fill = this.#disk.allocatedFraction();
     const roll = this.#ops.next();
-    const canGrow = this.#disk.clusterCount - this.#disk.allocatedClusters > (2 * size) / this.#disk.clusterSize;
+    // Growing never takes the volume past maxFill (a file also takes a cluster of slack).
+    const grown = this.#disk.allocatedClusters + Math.ceil(size / this.#disk.clusterSize) + 1;
+    const canGrow = grown <= this.#options.maxFill * this.#disk.clusterCount;
     if (this.#disk.files().length === 0 || (fill < this.#options.minFill && canGrow)) {
       this.#disk.createFile(size);
     } else if (fill > this.#options.maxFill || (roll < 0.12 && fill > this.#options.minFill)) {
@@ -129,7 +137,8 @@ export class Workload {
   }
 
   #overwrite(size: number): void {
-    const pool = this.#hot.length > 0 && this.#ops.chance(this.#options.locality) ? this.#hot : this.#disk.files();
+    const pool =
+      this.#hot.length > 0 && this.#ops.chance(this.#options.locality) ? this.#hot : this.#disk.files();
     const file = this.#pickFile(pool);
     if (file === undefined) return;
     const length = Math.min(size, file.size);
@@ -150,6 +159,10 @@ export class Workload {
   #fileSize(): number {
     const max = Math.max(SECTOR_SIZE * 2, Math.min(4 << 20, this.#disk.capacity / 16));
     return Math.floor(Math.exp(this.#ops.next() * Math.log(max / SECTOR_SIZE))) * SECTOR_SIZE;
+  }
+
+  #bytesBelow(fill: number): number {
+    return Math.floor(fill * this.#disk.clusterCount - this.#disk.allocatedClusters) * this.#disk.clusterSize;
   }
 
   #drawBurstGap(): number {

@@ -37,7 +37,8 @@ export function encodeState(key: string, value: unknown): string {
   } catch (e) {
     throw new LifeboatError("INTERNAL", `state "${key}" cannot be stored as JSON`, { cause: e });
   }
-  if (text === undefined) throw new LifeboatError("INTERNAL", `state "${key}" has no JSON form (${typeof value})`);
+  if (text === undefined)
+    throw new LifeboatError("INTERNAL", `state "${key}" has no JSON form (${typeof value})`);
   return text;
 }
 

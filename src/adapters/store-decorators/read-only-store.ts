@@ -13,7 +13,11 @@ export class ReadOnlyStore implements ObjectStore {
     this.#inner = inner;
   }
 
-  async put(key: string): Promise<"created" | "exists"> {
+  async put(
+    key: string,
+    _data: Uint8Array,
+    _options?: { ifAbsent?: boolean },
+  ): Promise<"created" | "exists"> {
     throw refused("put", key);
   }
 

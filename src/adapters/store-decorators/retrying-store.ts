@@ -81,7 +81,8 @@ export function isRetryable(e: unknown, depth = 0): boolean {
   if (isLifeboatError(e) && e.code !== "STORE_IO") return false;
   const fields = e as Record<string, unknown>;
   if (typeof fields.retryable === "boolean") return fields.retryable;
-  if (fields.$retryable !== undefined && fields.$retryable !== null && fields.$retryable !== false) return true;
+  if (fields.$retryable !== undefined && fields.$retryable !== null && fields.$retryable !== false)
+    return true;
   for (const name of [fields.name, fields.Code, fields.code]) {
     if (typeof name === "string" && (TRANSIENT_NAMES.has(name) || TRANSIENT_ERRNO.has(name))) return true;
   }
@@ -93,7 +94,9 @@ export function isRetryable(e: unknown, depth = 0): boolean {
 function httpStatusOf(fields: Record<string, unknown>): number | undefined {
   const metadata = fields.$metadata;
   const candidates = [
-    typeof metadata === "object" && metadata !== null ? (metadata as Record<string, unknown>).httpStatusCode : undefined,
+    typeof metadata === "object" && metadata !== null
+      ? (metadata as Record<string, unknown>).httpStatusCode
+      : undefined,
     fields.statusCode,
     fields.status,
   ];

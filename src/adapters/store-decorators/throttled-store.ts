@@ -99,7 +99,10 @@ export class TokenBucket {
 
   constructor(clock: Clock, bytesPerSecond: number, capacity: number) {
     if (!(bytesPerSecond > 0) || !Number.isFinite(bytesPerSecond)) {
-      throw new LifeboatError("CONFIG_INVALID", `bandwidth limit must be a positive number, got ${bytesPerSecond}`);
+      throw new LifeboatError(
+        "CONFIG_INVALID",
+        `bandwidth limit must be a positive number, got ${bytesPerSecond}`,
+      );
     }
     if (!(capacity > 0)) throw new LifeboatError("CONFIG_INVALID", `burst must be positive, got ${capacity}`);
     this.#clock = clock;
@@ -126,7 +129,10 @@ export class Semaphore {
 
   constructor(permits: number) {
     if (!Number.isInteger(permits) || permits < 1) {
-      throw new LifeboatError("CONFIG_INVALID", `concurrency limit must be a positive integer, got ${permits}`);
+      throw new LifeboatError(
+        "CONFIG_INVALID",
+        `concurrency limit must be a positive integer, got ${permits}`,
+      );
     }
     this.#free = permits;
   }

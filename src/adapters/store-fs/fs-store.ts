@@ -11,18 +11,18 @@
  */
 
 import { randomUUID } from "node:crypto";
-import type { Dirent, Stats } from "node:fs";
-import { link, lstat, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { link, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { LifeboatError } from "../../domain/errors.ts";
 import type { ByteRange, ObjectStore } from "../../ports/object-store.ts";
 import { errnoOf, fsyncDir, ioError, sweepStaleTemps } from "./fs-io.ts";
+import { objectPath, walkObjects } from "./fs-list.ts";
 import {
   assertByteRange,
   assertKeyPrefix,
   assertObjectKey,
   objectMissing,
-  segmentProblem,
   shortObject,
 } from "./object-key.ts";
 
@@ -103,7 +103,8 @@ export class FsStore implements ObjectStore {
       await this.#ensureDir(parentKey(key), key);
       if (options?.ifAbsent) {
         if ((await this.#publish(() => link(temp, target), key)) === "exists") {
-          return this.#existingObject(target, key);
+          // `return await`, not `return`: the finally below must not run ahead of the rejection.
+          return await this.#existingObject(target, key);
         }
       } else {
         await this.#publish(() => rename(temp, target), key);
@@ -128,8 +129,13 @@ export class FsStore implements ObjectStore {
       let filled = 0;
       while (filled < range.length) {
         const { bytesRead } = await handle.read(out, filled, range.length - filled, range.offset + filled);
-        if (bytesRead === 0) throw shortObject(key, range, range.offset + filled);
+        if (bytesRead === 0) break;
         filled += bytesRead;
+      }
+      // An empty range needs the size check too: offset past the end is as wrong as a long range.
+      if (filled < range.length || range.length === 0) {
+        const { size } = await handle.stat();
+        if (range.offset + range.length > size) throw shortObject(key, range, size);
       }
       return out;
     } catch (e) {
@@ -149,13 +155,19 @@ export class FsStore implements ObjectStore {
   async *list(prefix: string): AsyncIterable<{ key: string; size: number }> {
     assertKeyPrefix(prefix);
     const slash = prefix.lastIndexOf("/");
-    yield* this.#walk(slash < 0 ? "" : prefix.slice(0, slash), prefix.slice(slash + 1));
+    yield* walkObjects(this.root, slash < 0 ? "" : prefix.slice(0, slash), prefix.slice(slash + 1));
   }
 
+  /**
+   * Not followed by a directory fsync: a delete that a power cut undoes only brings back an object
+   * that was on its way out, and every deleter (GC, lease release) copes by running again — while an
+   * fsync per object would make a GC of many chunks crawl.
+   */
   async delete(key: string): Promise<void> {
     assertObjectKey(key);
     const path = this.#path(key);
     try {
+      // A directory at the name is not an object, so there is nothing to delete (unlink would fail).
       if ((await this.#stat(path, key, "delete"))?.isFile() !== true) return;
       await unlink(path);
     } catch (e) {
@@ -163,56 +175,6 @@ export class FsStore implements ObjectStore {
       if (e instanceof LifeboatError) throw e;
       throw ioError(`delete "${key}" from`, this.root, e);
     }
-    // Durability of the removal matters to GC accounting only loosely, but an un-synced delete that
-    // "comes back" after a crash would confuse a verify; the cost is one fsync per delete.
-    await this.#syncDir(dirname(path), key);
-  }
-
-  /**
-   * Yields the objects under directory `dirKey` whose name starts with `namePrefix`, in key order.
-   * One directory is read at a time; sorting each level by name with a `/` appended to directories
-   * gives global key order (`a-b` < `a/…` < `a0`), because every key below `a` starts with `a/`.
-   */
-  async *#walk(dirKey: string, namePrefix: string): AsyncGenerator<{ key: string; size: number }> {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(this.#path(dirKey), { withFileTypes: true });
-    } catch (e) {
-      if (["ENOENT", "ENOTDIR"].includes(errnoOf(e) ?? "")) return;
-      throw ioError(`list "${dirKey}/" in`, this.root, e);
-    }
-    const children: { name: string; isDir: boolean; order: string }[] = [];
-    for (const entry of entries) {
-      // Names that are not valid key segments (`.tmp`, an operator's `.DS_Store`) are not objects:
-      // they could never be read back through this interface.
-      if (!entry.name.startsWith(namePrefix) || segmentProblem(entry.name) !== undefined) continue;
-      const isDir = await this.#isDirEntry(entry, dirKey);
-      if (isDir === undefined) continue;
-      children.push({ name: entry.name, isDir, order: isDir ? `${entry.name}/` : entry.name });
-    }
-    children.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
-    for (const child of children) {
-      const key = dirKey === "" ? child.name : `${dirKey}/${child.name}`;
-      if (child.isDir) {
-        yield* this.#walk(key, "");
-        continue;
-      }
-      // Sizes are read as the walk reaches them, so an object deleted meanwhile is skipped.
-      const stats = await this.#stat(this.#path(key), key, "list");
-      if (stats?.isFile()) yield { key, size: stats.size };
-    }
-  }
-
-  /** true for a directory, false for a file, undefined for anything else (sockets, broken links). */
-  async #isDirEntry(entry: Dirent, dirKey: string): Promise<boolean | undefined> {
-    if (entry.isDirectory()) return true;
-    if (entry.isFile()) return false;
-    // An operator may symlink a subtree (say `chunks/`) to a bigger disk: follow links.
-    if (!entry.isSymbolicLink()) return undefined;
-    const key = dirKey === "" ? entry.name : `${dirKey}/${entry.name}`;
-    const stats = await this.#stat(this.#path(key), key, "list");
-    if (stats?.isDirectory()) return true;
-    return stats?.isFile() ? false : undefined;
   }
 
   async #writeTemp(key: string, data: Uint8Array): Promise<string> {
@@ -260,7 +222,8 @@ export class FsStore implements ObjectStore {
       const code = errnoOf(e);
       if (code === "EEXIST") return "exists";
       if (code === "ENOENT" && !retried) {
-        this.#durableDirs.delete(parentKey(key));
+        // Any cached directory may be the one that went: forget them all (they are cheap to redo).
+        this.#durableDirs.clear();
         await this.#ensureDir(parentKey(key), key);
         return this.#publish(step, key, true);
       }
@@ -270,7 +233,8 @@ export class FsStore implements ObjectStore {
           `put "${key}" into ${this.root}: the file system refused a hard link (${code}), which create-only writes need`,
           {
             cause: e,
-            remedy: "Keep the repository on a file system with hard links (ext4, XFS, Btrfs, ZFS, NTFS, APFS).",
+            remedy:
+              "Keep the repository on a file system with hard links (ext4, XFS, Btrfs, ZFS, NTFS, APFS).",
           },
         );
       }
@@ -318,15 +282,14 @@ export class FsStore implements ObjectStore {
     try {
       return await stat(path);
     } catch (e) {
+      // ENOENT also covers a dangling symlink; ENOTDIR a path component that is a file.
       if (["ENOENT", "ENOTDIR"].includes(errnoOf(e) ?? "")) return undefined;
-      // A dangling symlink: there is no object, but say so only if the link itself is there.
-      if (errnoOf(e) === "ELOOP" && (await lstat(path).catch(() => undefined))) return undefined;
       throw ioError(`${op} "${key}" in`, this.root, e);
     }
   }
 
   #path(key: string): string {
-    return key === "" ? this.root : join(this.root, ...key.split("/"));
+    return objectPath(this.root, key);
   }
 }
 

@@ -4,8 +4,8 @@
  * directory and a bucket). Shared by store-fs, store-memory and store-s3.
  */
 
-import type { ByteRange } from "../../ports/object-store.ts";
 import { LifeboatError } from "../../domain/errors.ts";
+import type { ByteRange } from "../../ports/object-store.ts";
 
 /** S3's key limit; a longer key could be written to a directory but never copied to a bucket. */
 export const MAX_KEY_LENGTH = 1024;

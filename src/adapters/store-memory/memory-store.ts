@@ -99,8 +99,10 @@ export class MemoryStore implements ObjectStore {
 
 /**
  * Real stores never complete synchronously; yielding here lets tests observe interleavings (two
- * puts racing, a delete during a listing) that a synchronous map would hide.
+ * puts racing, a delete during a listing) that a synchronous map would hide. A microtask rather
+ * than a macrotask turn keeps the simulator deterministic: a virtual clock that advances when the
+ * event loop goes idle never mistakes a memory-store operation for idleness.
  */
 function yieldTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return Promise.resolve();
 }

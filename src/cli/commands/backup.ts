@@ -2,13 +2,14 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { ImageSource } from "../../adapters/image/image-source.ts";
+import { FsStateStore } from "../../adapters/state-fs/fs-state-store.ts";
+import { systemClock } from "../../adapters/system/system-clock.ts";
 import { BlockMap } from "../../domain/block-map.ts";
 import { LifeboatError } from "../../domain/errors.ts";
 import { parsePointId } from "../../domain/restore-point.ts";
-import { FsStateStore } from "../../adapters/state-fs/fs-state-store.ts";
-import { ImageSource } from "../../adapters/image/image-source.ts";
-import { systemClock } from "../../adapters/system/system-clock.ts";
-import { type ExternalChanges, runSyncJob } from "../../engine/sync-job.ts";
+import type { ExternalChanges } from "../../engine/sync-job.ts";
+import { syncOnce } from "../../engine/sync-runner.ts";
 import { ChangedExtentsError, parseChangedExtents } from "../../formats/changed-extents.ts";
 import type { Source } from "../../ports/source.ts";
 import { createLog, type GlobalOptions, openRepository } from "../context.ts";
@@ -33,7 +34,10 @@ export function registerBackup(program: Command): void {
     .option("--changed-extents <file>", '"OFFSET LENGTH" lines changed since --base, from any tracker')
     .option("--base <point>", "the point the changed extents are relative to (must be the last committed)")
     .option("--source-name <name>", "name of the source in the repository (default: from the image path)")
-    .option("--state-dir <dir>", "local state for resuming interrupted jobs (default ~/.local/state/lifeboat)")
+    .option(
+      "--state-dir <dir>",
+      "local state for resuming interrupted jobs (default ~/.local/state/lifeboat)",
+    )
     .action(async (options: BackupOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const log = createLog(globals);
@@ -45,11 +49,12 @@ export function registerBackup(program: Command): void {
         options.stateDir ?? process.env.LIFEBOAT_STATE_DIR ?? join(homedir(), ".local", "state", "lifeboat"),
       );
       try {
-        const result = await runSyncJob(
+        const result = await syncOnce(
           { repo, source, clock: systemClock, log, state },
           {
             ...(externalChanges === undefined ? {} : { externalChanges }),
-            onProgress: (p) => progress.update(p.chunksDone, p.chunksTotal, `${p.disk} ${formatBytes(p.bytesStored)} stored`),
+            onProgress: (p) =>
+              progress.update(p.chunksDone, p.chunksTotal, `${p.disk} ${formatBytes(p.bytesStored)} stored`),
           },
         );
         progress.stop();
@@ -67,7 +72,8 @@ export function registerBackup(program: Command): void {
 }
 
 async function openSource(options: BackupOptions): Promise<Source> {
-  if (options.source.startsWith("image:")) return ImageSource.open(options.source.slice("image:".length), options.sourceName);
+  if (options.source.startsWith("image:"))
+    return ImageSource.open(options.source.slice("image:".length), options.sourceName);
   throw new LifeboatError("SOURCE_UNSUPPORTED", `unknown source ${JSON.stringify(options.source)}`);
 }
 
@@ -84,7 +90,10 @@ async function readExternalChanges(
   }
   const base = parsePointId(options.base);
   if (base === undefined || base.source !== source.name) {
-    throw new LifeboatError("BASE_NOT_LATEST", `--base ${options.base} is not a point of source ${source.name}`);
+    throw new LifeboatError(
+      "BASE_NOT_LATEST",
+      `--base ${options.base} is not a point of source ${source.name}`,
+    );
   }
   let text: string;
   try {

@@ -12,7 +12,9 @@ export function registerPoints(program: Command): void {
     .action(async (options: { repo: string; source?: string }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const repo = await openRepository(options.repo, globals);
-      const points = (await repo.listPoints(options.source)).sort((a, b) => a.takenAt - b.takenAt || a.seq - b.seq);
+      const points = (await repo.listPoints(options.source)).sort(
+        (a, b) => a.takenAt - b.takenAt || a.seq - b.seq,
+      );
       const rows = points.flatMap((p) =>
         p.disks.map((d) => ({
           id: pointId(p.source, p.seq),
@@ -34,7 +36,15 @@ export function registerPoints(program: Command): void {
       }
       printTable(
         ["ID", "DISK", "TAKEN AT", "MODE", "CONSISTENCY", "SIZE", "STORED"],
-        rows.map((r) => [r.id, r.disk, r.takenAt, r.mode, r.consistency, formatBytes(r.capacity), formatBytes(r.bytesStored)]),
+        rows.map((r) => [
+          r.id,
+          r.disk,
+          r.takenAt,
+          r.mode,
+          r.consistency,
+          formatBytes(r.capacity),
+          formatBytes(r.bytesStored),
+        ]),
       );
     });
 }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { LifeboatError } from "../../domain/errors.ts";
 import { Repository } from "../../engine/repository/repository.ts";
 import { type GlobalOptions, openStore, readPassword } from "../context.ts";
-import { printJson, parseSize } from "../output.ts";
+import { parseSize, printJson } from "../output.ts";
 
 export function registerRepo(program: Command): void {
   const repo = program.command("repo").description("repository administration");
@@ -29,7 +29,9 @@ export function registerRepo(program: Command): void {
       try {
         chunkSize = parseSize(options.chunkSize);
       } catch (e) {
-        throw new LifeboatError("USAGE", (e as Error).message, { remedy: "Give --chunk-size like 64K or 1M." });
+        throw new LifeboatError("USAGE", (e as Error).message, {
+          remedy: "Give --chunk-size like 64K or 1M.",
+        });
       }
       const created = await Repository.init(await openStore(options.repo, true), {
         chunkSize,
@@ -37,7 +39,11 @@ export function registerRepo(program: Command): void {
         ...(password === undefined ? {} : { password }),
       });
       const { repoId, chunkSize: cs, packSize, encryption, version } = created.config;
-      if (globals.json) printJson({ repo: options.repo, repoId, version, chunkSize: cs, packSize, encryption });
-      else process.stdout.write(`created repository ${options.repo} (id ${repoId}, ${encryption}, ${cs}-byte chunks)\n`);
+      if (globals.json)
+        printJson({ repo: options.repo, repoId, version, chunkSize: cs, packSize, encryption });
+      else
+        process.stdout.write(
+          `created repository ${options.repo} (id ${repoId}, ${encryption}, ${cs}-byte chunks)\n`,
+        );
     });
 }

@@ -1,9 +1,9 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { FileTarget } from "../../adapters/file-target/file-target.ts";
 import { LifeboatError } from "../../domain/errors.ts";
 import { parsePointId, type RestorePoint } from "../../domain/restore-point.ts";
-import { FileTarget } from "../../adapters/file-target/file-target.ts";
 import type { Repository } from "../../engine/repository/repository.ts";
 import { type RestoreResult, restoreDisk } from "../../engine/restore.ts";
 import { type GlobalOptions, openRepository } from "../context.ts";
@@ -32,13 +32,18 @@ export function registerRestore(program: Command): void {
       const repo = await openRepository(options.repo, globals);
       const id = parsePointId(options.point);
       if (id === undefined) {
-        throw new LifeboatError("POINT_NOT_FOUND", `${JSON.stringify(options.point)} is not a point id (SOURCE@SEQ)`);
+        throw new LifeboatError(
+          "POINT_NOT_FOUND",
+          `${JSON.stringify(options.point)} is not a point id (SOURCE@SEQ)`,
+        );
       }
       const point = await repo.readPoint(id.source, id.seq);
       const toDirectory = await isDirectory(options.to);
       let jobs: Array<{ disk: string; path: string }>;
       if (options.disk !== undefined) {
-        jobs = [{ disk: options.disk, path: toDirectory ? join(options.to, `${options.disk}.img`) : options.to }];
+        jobs = [
+          { disk: options.disk, path: toDirectory ? join(options.to, `${options.disk}.img`) : options.to },
+        ];
       } else if (point.disks.length === 1 && !toDirectory) {
         jobs = [{ disk: (point.disks[0] as RestorePoint["disks"][number]).disk, path: options.to }];
       } else if (toDirectory) {
@@ -50,8 +55,10 @@ export function registerRestore(program: Command): void {
         );
       }
       const results: RestoreResult[] = [];
-      for (const job of jobs) results.push(await restoreOne(repo, point, job, options.verify === true, globals));
-      if (globals.json) printJson({ point: options.point, disks: results.map((r, i) => ({ ...r, to: jobs[i]?.path })) });
+      for (const job of jobs)
+        results.push(await restoreOne(repo, point, job, options.verify === true, globals));
+      if (globals.json)
+        printJson({ point: options.point, disks: results.map((r, i) => ({ ...r, to: jobs[i]?.path })) });
       else {
         for (const [i, r] of results.entries()) {
           process.stdout.write(

@@ -17,10 +17,16 @@ export function registerVerify(program: Command): void {
       const repo = await openRepository(options.repo, globals);
       const point = options.point === undefined ? undefined : parsePointId(options.point);
       if (options.point !== undefined && point === undefined) {
-        throw new LifeboatError("POINT_NOT_FOUND", `${JSON.stringify(options.point)} is not a point id (SOURCE@SEQ)`);
+        throw new LifeboatError(
+          "POINT_NOT_FOUND",
+          `${JSON.stringify(options.point)} is not a point id (SOURCE@SEQ)`,
+        );
       }
       if (point !== undefined) await repo.readPoint(point.source, point.seq); // a missing point is bad input
-      const report = await verifyRepository(repo, { ...(point ? { point } : {}), full: options.full === true });
+      const report = await verifyRepository(repo, {
+        ...(point ? { point } : {}),
+        full: options.full === true,
+      });
       if (globals.json) printJson({ ok: report.problems.length === 0, ...report });
       else {
         process.stdout.write(

@@ -14,7 +14,16 @@ function clusters(...ranges: Array<[number, number]>): BlockMap {
 
 function baseFrom(allocation: BlockMap, overrides: Partial<DiskBase> = {}): DiskBase {
   const { allocated, partial } = chunkAllocation(allocation, CHUNK, CAP);
-  return { seq: 1, token: "g:1", capacity: CAP, chunkSize: CHUNK, allocated, partial, deltasSinceCheckpoint: 0, ...overrides };
+  return {
+    seq: 1,
+    token: "g:1",
+    capacity: CAP,
+    chunkSize: CHUNK,
+    allocated,
+    partial,
+    deltasSinceCheckpoint: 0,
+    ...overrides,
+  };
 }
 
 const idx = (m: BlockMap) => [...m.indexes()];
@@ -36,7 +45,14 @@ describe("planner", () => {
   });
 
   it("reads the whole capacity of a source without allocation information", () => {
-    const plan = planDisk({ capacity: CAP + 100, chunkSize: CHUNK, allocation: null, base: undefined, changes: undefined, checkpointEvery: 8 });
+    const plan = planDisk({
+      capacity: CAP + 100,
+      chunkSize: CHUNK,
+      allocation: null,
+      base: undefined,
+      changes: undefined,
+      checkpointEvery: 8,
+    });
     expect(plan.read.count()).toBe(17);
     expect(plan.partial.isEmpty()).toBe(true);
   });
@@ -44,7 +60,14 @@ describe("planner", () => {
   it("reads only changed ∩ allocated chunks on an incremental when allocation is whole-chunk", () => {
     const allocation = clusters([0, 16 * 8]); // chunks 0-7 fully allocated
     const changes = BlockMap.forCapacity(16384, CAP).add(1).add(20).add(60); // bytes in chunks 0, 5 and 15
-    const plan = planDisk({ capacity: CAP, chunkSize: CHUNK, allocation, base: baseFrom(allocation), changes, checkpointEvery: 8 });
+    const plan = planDisk({
+      capacity: CAP,
+      chunkSize: CHUNK,
+      allocation,
+      base: baseFrom(allocation),
+      changes,
+      checkpointEvery: 8,
+    });
     expect(plan.mode).toBe("incremental");
     expect(plan.manifestKind).toBe("delta");
     expect(idx(plan.read)).toEqual([0, 5]);
@@ -113,9 +136,19 @@ describe("planner", () => {
 
   it("writes a checkpoint once the chain reaches K manifests", () => {
     const allocation = clusters([0, 32]);
-    const input = { capacity: CAP, chunkSize: CHUNK, allocation, changes: BlockMap.forCapacity(CHUNK, CAP), checkpointEvery: 4 };
-    expect(planDisk({ ...input, base: baseFrom(allocation, { deltasSinceCheckpoint: 2 }) }).manifestKind).toBe("delta");
-    expect(planDisk({ ...input, base: baseFrom(allocation, { deltasSinceCheckpoint: 3 }) }).manifestKind).toBe("checkpoint");
+    const input = {
+      capacity: CAP,
+      chunkSize: CHUNK,
+      allocation,
+      changes: BlockMap.forCapacity(CHUNK, CAP),
+      checkpointEvery: 4,
+    };
+    expect(
+      planDisk({ ...input, base: baseFrom(allocation, { deltasSinceCheckpoint: 2 }) }).manifestKind,
+    ).toBe("delta");
+    expect(
+      planDisk({ ...input, base: baseFrom(allocation, { deltasSinceCheckpoint: 3 }) }).manifestKind,
+    ).toBe("checkpoint");
   });
 
   it("finds the unallocated byte ranges inside a chunk", () => {
