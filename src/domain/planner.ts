@@ -33,7 +33,10 @@ export interface PlanInput {
   /** Allocated blocks at the source's grain; null = the whole capacity counts as allocated. */
   readonly allocation: BlockMap | null;
   readonly base: DiskBase | undefined;
-  /** Changes since the base token (any grain), a reset, or undefined when there is no tracker. */
+  /**
+   * Changes since the base point (any grain) from the source's tracker or an external one, a reset,
+   * or undefined when nothing tracks changes.
+   */
   readonly changes: BlockMap | ChangeReset | undefined;
   /** A reason to resync whatever the tracker says (e.g. the state machine saw a CBT reset). */
   readonly forceResync?: string;
@@ -84,7 +87,7 @@ export function planDisk(input: PlanInput): DiskPlan {
   }
   if (input.forceResync !== undefined) return resync(input.forceResync);
   const changes = input.changes;
-  if (changes === undefined || base.token === null) {
+  if (changes === undefined) {
     return resync("the source has no change tracker; changes are found by content hash", true);
   }
   if (!(changes instanceof BlockMap)) return resync(changes.reason);

@@ -9,7 +9,7 @@ import { type ErrorCode, isLifeboatError } from "../domain/errors.ts";
 import type { ChunkRef } from "../domain/manifest.ts";
 import type { RestorePoint } from "../domain/restore-point.ts";
 import { idHex } from "./chunk-cache.ts";
-import { POINTS_PREFIX, packKey } from "./repository/object-keys.ts";
+import { POINTS_PREFIX, packKey, parsePointKey } from "./repository/object-keys.ts";
 import type { Repository } from "./repository/repository.ts";
 
 export interface VerifyProblem {
@@ -101,9 +101,8 @@ export async function verifyRepository(
 async function listPointKeys(repo: Repository): Promise<Array<{ source: string; seq: number }>> {
   const out: Array<{ source: string; seq: number }> = [];
   for await (const { key } of repo.store.list(POINTS_PREFIX)) {
-    const [, source, seq] = key.split("/");
-    if (source !== undefined && seq !== undefined && /^\d+$/.test(seq))
-      out.push({ source, seq: Number(seq) });
+    const parsed = parsePointKey(key);
+    if (parsed !== undefined) out.push(parsed);
   }
   return out;
 }

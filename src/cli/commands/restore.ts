@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { FileTarget } from "../../adapters/file-target/file-target.ts";
@@ -88,6 +88,10 @@ async function restoreOne(
       targetIsZeroed: target.isNew,
       onProgress: (done, total) => progress.update(done, total),
     });
+  } catch (e) {
+    // A half-restored image that this command created must not be mistaken for a restore.
+    if (target.isNew) await rm(job.path, { force: true });
+    throw e;
   } finally {
     progress.stop();
     await target.close();

@@ -125,7 +125,10 @@ export class PackBuilder implements PackWriter {
     return pack;
   }
 
-  /** Appends index and trailer and queues the pack for its put. */
+  /**
+   * Appends index and trailer and queues the pack for its put. Called from add() while the chunk's
+   * sealed parts are still pending: sealing the index uncompressed leaves the envelope's scratch intact.
+   */
   #finish(pack: OpenPack): void {
     this.#current = undefined;
     if (pack.entries.length === 0) return;
