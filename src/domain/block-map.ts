@@ -86,7 +86,7 @@ export class BlockMap {
       const pageNo = Math.floor(i / PAGE_BITS);
       const page = this.#page(pageNo);
       const pageEnd = Math.min(end, (pageNo + 1) * PAGE_BITS);
-      for (let bit = i % PAGE_BITS, stop = bit + (pageEnd - i); bit < stop; ) {
+      for (let bit = i % PAGE_BITS, stop = bit + (pageEnd - i); bit < stop;) {
         if ((bit & 31) === 0 && stop - bit >= 32) {
           page[bit >>> 5] = 0xffffffff;
           bit += 32;
@@ -103,7 +103,7 @@ export class BlockMap {
   /** Removes blocks [start, start+count). */
   removeRange(start: number, count: number): this {
     this.#checkRange(start, count);
-    for (let i = start, end = start + count; i < end; ) {
+    for (let i = start, end = start + count; i < end;) {
       const pageNo = Math.floor(i / PAGE_BITS);
       const pageEnd = Math.min(end, (pageNo + 1) * PAGE_BITS);
       const page = this.#pages.get(pageNo);

@@ -60,7 +60,7 @@ export interface SyncProgress {
   readonly bytesStored: number;
 }
 
-export interface DiskResult extends PointDisk {}
+export type DiskResult = PointDisk;
 
 export interface SyncResult {
   readonly point: { id: string; source: string; seq: number; takenAt: number; consistency: string };

@@ -50,7 +50,7 @@ export class FileTarget implements BlockTarget {
   }
 
   async zero(offset: number, length: number): Promise<void> {
-    for (let done = 0; done < length; ) {
+    for (let done = 0; done < length;) {
       const n = Math.min(ZEROS.length, length - done);
       await this.write(offset + done, ZEROS.subarray(0, n));
       done += n;

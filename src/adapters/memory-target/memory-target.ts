@@ -11,7 +11,7 @@ export class MemoryTarget implements BlockTarget {
 
   async write(offset: number, data: Uint8Array): Promise<void> {
     this.#check(offset, data.length);
-    for (let done = 0; done < data.length; ) {
+    for (let done = 0; done < data.length;) {
       const at = offset + done;
       const page = this.#page(Math.floor(at / PAGE));
       const within = at % PAGE;
@@ -23,7 +23,7 @@ export class MemoryTarget implements BlockTarget {
 
   async zero(offset: number, length: number): Promise<void> {
     this.#check(offset, length);
-    for (let done = 0; done < length; ) {
+    for (let done = 0; done < length;) {
       const at = offset + done;
       const pageNo = Math.floor(at / PAGE);
       const within = at % PAGE;
@@ -37,7 +37,7 @@ export class MemoryTarget implements BlockTarget {
   async read(offset: number, length: number): Promise<Uint8Array> {
     this.#check(offset, length);
     const out = new Uint8Array(length);
-    for (let done = 0; done < length; ) {
+    for (let done = 0; done < length;) {
       const at = offset + done;
       const within = at % PAGE;
       const n = Math.min(PAGE - within, length - done);

@@ -41,7 +41,7 @@ function forEachPiece(
   length: number,
   visit: (index: number, within: number, n: number, at: number) => void,
 ): void {
-  for (let pos = offset, end = offset + length; pos < end; ) {
+  for (let pos = offset, end = offset + length; pos < end;) {
     const index = Math.floor(pos / PAGE_SIZE);
     const within = pos - index * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - within, end - pos);

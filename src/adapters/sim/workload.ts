@@ -100,7 +100,7 @@ export class Workload {
 
   /** Writes `bytes` at once as scattered 64 KiB overwrites (forces copy-on-write of many pages). */
   burst(bytes: number): void {
-    for (let left = bytes; left > 0; ) {
+    for (let left = bytes; left > 0;) {
       const file = this.#pickFile(this.#disk.files());
       if (file === undefined) return;
       const length = Math.min(64 * 1024, file.size, roundUp(left));
