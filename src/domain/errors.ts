@@ -110,6 +110,112 @@ export const ERROR_CATALOGUE = {
     kind: "job",
     remedy: "The named restore point differs from its source snapshot; report a bug.",
   },
+  LAYOUT_INVALID: {
+    kind: "input",
+    remedy:
+      "The partition table is damaged or inconsistent; Lifeboat syncs the affected area at full size. Check it with `sfdisk -V` or `sgdisk -v` and repair it if the disk should be read by other tools.",
+  },
+  NTFS_INVALID: {
+    kind: "input",
+    remedy:
+      "The NTFS volume is damaged, dirty or not NTFS; Lifeboat syncs it at full size. Run `chkdsk /f` (or `ntfsfix -n` to inspect) to sync only its allocated clusters.",
+  },
+  DYNAMIC_VOLUME_UNSUPPORTED: {
+    kind: "input",
+    remedy:
+      "Only simple and spanned dynamic volumes are supported; convert mirrored, striped or RAID-5 volumes to simple volumes (or protect the disk with another tool).",
+  },
+  TOOL_MISSING: {
+    kind: "input",
+    remedy: "Install the named tool (the Debian packages are listed in .ci/apt-packages.txt) and run again.",
+  },
+  NBD_URI_INVALID: {
+    kind: "input",
+    remedy:
+      "Write the URI as nbd://HOST[:PORT]/EXPORT, nbds://… for TLS, or nbd+unix:///EXPORT?socket=PATH (see docs/nbd.md).",
+  },
+  NBD_CONNECT: {
+    kind: "job",
+    remedy:
+      "Check that the NBD server is running and reachable at the URI (host and port, or socket path) and that its TLS setting matches the URI (nbds:// when it requires TLS).",
+  },
+  NBD_EXPORT_NOT_FOUND: {
+    kind: "input",
+    remedy: "Name an export the server offers; list them with `nbdinfo --list URI`.",
+  },
+  NBD_PROTOCOL: {
+    kind: "job",
+    remedy: "The peer broke the NBD protocol: check that the URI points at an NBD server (qemu-nbd, nbdkit), and report the log.",
+  },
+  NBD_TIMEOUT: {
+    kind: "job",
+    remedy: "The NBD server did not answer in time: check its load and the network, or raise ?timeout=SECONDS in the URI.",
+  },
+  NBD_LISTEN: {
+    kind: "input",
+    remedy: "Choose a free address with --listen HOST:PORT (port 0 picks one) or --listen unix:PATH.",
+  },
+  TARGET_READ_ONLY: {
+    kind: "input",
+    remedy: "Export the target disk writable (drop -r/--readonly on the NBD server) and run again.",
+  },
+  VSPHERE_UNREACHABLE: {
+    kind: "job",
+    remedy:
+      "Check the vCenter/ESXi address, that the proxy reaches its port 443, and the network in between; the next sync retries.",
+  },
+  VSPHERE_TLS_UNTRUSTED: {
+    kind: "input",
+    remedy:
+      "Compare the thumbprint in the message with the one vCenter shows (Administration › Certificates) or `openssl x509 -fingerprint` on the host, then pin it with --thumbprint or `thumbprint` in the proxy configuration.",
+  },
+  VSPHERE_CREDENTIALS_REQUIRED: {
+    kind: "input",
+    remedy:
+      "Set LIFEBOAT_VSPHERE_USER and LIFEBOAT_VSPHERE_PASSWORD (or `passwordFile` in the proxy configuration); passwords are never taken from flags.",
+  },
+  VSPHERE_LOGIN_FAILED: {
+    kind: "input",
+    remedy: "Check the vSphere user name and password, and that the account is not locked out.",
+  },
+  VSPHERE_NO_PERMISSION: {
+    kind: "input",
+    remedy:
+      "Grant the backup account's role the named privilege on the VM and its datastores (`lifeboat preflight` lists every missing one).",
+  },
+  VSPHERE_VERSION_UNSUPPORTED: {
+    kind: "input",
+    remedy: "Lifeboat needs the vSphere API 4.0 or newer (vCenter 5.1–8.0, ESXi 5.0–8.0).",
+  },
+  VSPHERE_FAULT: {
+    kind: "job",
+    remedy:
+      "Read the fault text and check the VM's recent tasks in vCenter; the next sync retries from the last committed point.",
+  },
+  VSPHERE_REPLY_INVALID: {
+    kind: "job",
+    remedy:
+      "The server sent a reply that breaks the vSphere API contract; check for a proxy or load balancer in between, and report the reply if vSphere itself sent it.",
+  },
+  VM_NOT_FOUND: {
+    kind: "input",
+    remedy:
+      "Check the VM name, or name it by inventory path (DATACENTER/vm/FOLDER/NAME) or by instance UUID.",
+  },
+  VM_AMBIGUOUS: {
+    kind: "input",
+    remedy: "Several VMs carry this name; name the VM by inventory path or by instance UUID instead.",
+  },
+  VDDK_LIBRARY_MISSING: {
+    kind: "input",
+    remedy:
+      "Install VMware's VDDK on the proxy and point `vddk.libdir` in the proxy configuration at it (the directory holding lib64/libvixDiskLib.so), or build the native addon with native/vddk/build.sh.",
+  },
+  VDDK_FAILED: {
+    kind: "job",
+    remedy:
+      "Check that the proxy reaches the ESXi hosts on port 902 (nbd/nbdssl) or has SAN/HotAdd access for the chosen transport; the next sync retries from the last committed point.",
+  },
   INTERNAL: { kind: "job", remedy: "This is a bug in Lifeboat; report it with the log." },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -18,12 +18,13 @@ import { type DiskBase, type DiskPlan, planDisk } from "../domain/planner.ts";
 import { type PointDisk, pointId, type RestorePoint, type SyncMode } from "../domain/restore-point.ts";
 import type { ChangeReset, ChangeToken } from "../domain/snapshot.ts";
 import type { Clock } from "../ports/clock.ts";
+import { type FaultPoints, noFaults } from "../ports/fault-points.ts";
 import type { Log } from "../ports/log.ts";
 import type { Source, SourceSnapshot } from "../ports/source.ts";
 import type { StateStore } from "../ports/state-store.ts";
 import { ChunkCache } from "./chunk-cache.ts";
 import { isAllZero, readChunks } from "./chunk-reader.ts";
-import type { Repository } from "./repository/repository.ts";
+import type { PackWriter, Repository } from "./repository/repository.ts";
 import { ResumeLog } from "./resume-log.ts";
 
 export interface SyncJobDeps {
@@ -33,6 +34,8 @@ export interface SyncJobDeps {
   readonly log: Log;
   /** Local durable state for resuming an interrupted job; without it a retry re-stores what it reads. */
   readonly state?: StateStore;
+  /** Fault injection for the simulator and the fuzzer; production leaves it out. */
+  readonly faults?: FaultPoints;
 }
 
 /** Changes reported by a tracker outside Lifeboat (`--changed-extents`), relative to `baseSeq`. */
@@ -89,6 +92,7 @@ export class SyncJob {
   readonly #deps: SyncJobDeps;
   readonly #options: SyncJobOptions;
   readonly #startedAt: number;
+  readonly #faults: FaultPoints;
   #snapshot: SourceSnapshot | undefined;
   #basePoint: RestorePoint | undefined;
   #work: DiskWork[] = [];
@@ -100,6 +104,7 @@ export class SyncJob {
     this.#options = options;
     this.jobId = options.jobId ?? randomUUID();
     this.#startedAt = deps.clock.now();
+    this.#faults = deps.faults ?? noFaults;
   }
 
   get snapshotId(): string | undefined {
@@ -127,6 +132,7 @@ export class SyncJob {
     }
     this.#snapshot = await source.openSnapshot(wanted);
     this.#warnings.push(...this.#snapshot.warnings);
+    this.#faults.hit("snapshot.opened");
     return this.#snapshot.id;
   }
 
@@ -184,6 +190,7 @@ export class SyncJob {
         "planned",
       );
     }
+    this.#faults.hit("plan.done");
     return overallMode(this.#work.map((w) => w.plan.mode));
   }
 
@@ -210,6 +217,7 @@ export class SyncJob {
         inFlight: this.#options.readsInFlight ?? 4,
       });
       for await (const { index, data } of chunks) {
+        this.#faults.hit("chunk.read");
         stats.bytesRead += data.length;
         stats.chunksRead++;
         const baseRef = baseMap?.get(index);
@@ -233,8 +241,7 @@ export class SyncJob {
           }
         }
         if (storedSinceFlush >= resumeEvery) {
-          await writer.flush();
-          await resume.save();
+          await this.#flushAndRecord(writer, resume);
           storedSinceFlush = 0;
         }
         this.#options.onProgress?.({
@@ -249,9 +256,16 @@ export class SyncJob {
       if (abort !== undefined)
         throw new LifeboatError("SNAPSHOT_ABORTED", `snapshot ${snapshot.id} was lost: ${abort}`);
     }
-    await writer.flush();
-    await resume.save();
+    await this.#flushAndRecord(writer, resume);
     return this.#totals();
+  }
+
+  /** Packs first, then the record of them: a resume log never names a pack that is not durable. */
+  async #flushAndRecord(writer: PackWriter, resume: ResumeLog): Promise<void> {
+    await writer.flush();
+    this.#faults.hit("packs.flushed");
+    await resume.save();
+    this.#faults.hit("resume.saved");
   }
 
   /** Writes the disk manifests, then the point record, last. */
@@ -265,7 +279,9 @@ export class SyncJob {
     const seq = (this.#basePoint?.seq ?? 0) + 1;
     const disks: PointDisk[] = [];
     for (const work of this.#work) {
+      this.#faults.hit("manifest.write");
       const manifestKey = await repo.writeDiskManifest(this.#manifest(work, seq), this.jobId);
+      this.#faults.hit("manifest.written");
       disks.push({
         disk: work.disk.id,
         capacity: work.disk.capacity,
@@ -288,13 +304,16 @@ export class SyncJob {
       disks,
       warnings: this.#warnings,
     };
+    this.#faults.hit("point.write");
     const outcome = await repo.writePoint(point);
+    this.#faults.hit("point.written");
     if (outcome === "already-committed")
       this.#deps.log.warn({ seq }, "point was already committed by this job");
     await (await ResumeLog.open(this.#deps.state, this.#resumeScope(), this.#basePoint?.seq ?? null)).clear();
     const tokens = new Map<string, ChangeToken>();
     for (const w of this.#work) if (w.token !== null) tokens.set(w.disk.id, w.token);
     await source.committed?.(tokens);
+    this.#faults.hit("committed");
     const totals = this.#totals();
     this.#result = {
       point: {
@@ -315,6 +334,7 @@ export class SyncJob {
 
   /** Releases the snapshot; called on every exit path. */
   async release(): Promise<void> {
+    this.#faults.hit("release");
     await this.#snapshot?.release();
   }
 

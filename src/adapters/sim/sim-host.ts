@@ -169,6 +169,19 @@ export class SimHost implements Source {
     for (const d of this.#disks.values()) d.tracker.lose("unclean reboot");
   }
 
+  /**
+   * A hypervisor-style change-tracking reset on one disk (snapshot revert, vMotion, a changeId the
+   * tracker no longer knows): the next sync must resynchronise that disk. Live snapshots survive.
+   */
+  resetChangeTracking(diskId: DiskId, reason: string): void {
+    this.#host(diskId).tracker.lose(reason);
+  }
+
+  /** The host's cleanup of a crashed process's snapshots (VSS deletes them when their owner dies). */
+  releaseOrphanedSnapshots(): Promise<void> {
+    return Promise.all([...this.#live].map((s) => s.release())).then(() => undefined);
+  }
+
   /** Grows a disk; its tracker resets, so the next sync must resynchronise. */
   resizeDisk(diskId: DiskId, newCapacity: number): void {
     const d = this.#host(diskId);

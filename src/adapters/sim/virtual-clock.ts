@@ -24,6 +24,12 @@ export class VirtualClock implements Clock {
     this.#ms += ms;
   }
 
+  /** Steps the wall clock by `ms`, backwards too (an NTP correction); durations must not rely on it. */
+  jump(ms: number): void {
+    if (!Number.isFinite(ms)) throw new RangeError(`cannot jump a clock by ${ms} ms`);
+    this.#ms += ms;
+  }
+
   /** Advances virtual time by `ms` and resolves at once: nothing really waits in the simulator. */
   sleep(ms: number): Promise<void> {
     this.advance(Math.max(0, ms));

@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { LifeboatError } from "../../domain/errors.ts";
-import { Repository } from "../../engine/repository/repository.ts";
-import { createLog, type GlobalOptions, openRepository, openStore } from "../context.ts";
+import type { ObjectStore } from "../../ports/object-store.ts";
+import { createLog, type GlobalOptions, openStore, readPassword } from "../context.ts";
 import { formatBytes, parseSize, printJson, printTable } from "../output.ts";
 import { type AttemptRow, FAULT_KINDS, type FaultKind, runSimulation } from "../sim/simulation.ts";
 
@@ -26,7 +25,7 @@ export function registerSim(program: Command): void {
     .option("--seed <n>", "seed of the simulated world and its faults", "1")
     .option("--disks <n>", "number of disks", "2")
     .option("--disk-size <size>", "size of each disk", "32M")
-    .option("--syncs <n>", "number of sync triggers", "12")
+    .option("--syncs <n>", "number of sync triggers", "20")
     .option("--write-rate <rate>", "bytes written per virtual second to each disk", "32K")
     .option("--faults <list>", `none, all, or a comma list of ${FAULT_KINDS.join(", ")}`, "all")
     .option("--repo <repo>", "repository (default: a new encrypted one in a temporary directory)")
@@ -35,14 +34,13 @@ export function registerSim(program: Command): void {
       const log = createLog(globals);
       const seed = integer("--seed", options.seed, 0);
       const syncs = integer("--syncs", options.syncs, 1);
-      const repo =
-        options.repo === undefined
-          ? await temporaryRepository()
-          : await openRepository(options.repo, globals);
       const json = globals.json === true;
-      if (!json)
-        process.stdout.write(`simulated host, seed ${seed}, repository ${repo.config.repoId.slice(0, 8)}…\n`);
+      const target = await simulationStore(options.repo, globals);
+      if (!json) process.stdout.write(`simulated host, seed ${seed}, repository ${target.where}\n`);
       const report = await runSimulation({
+        store: target.store,
+        ...(target.existing === undefined ? {} : { existing: target.existing }),
+        ...(target.tempDir === undefined ? {} : { tempDir: target.tempDir }),
         seed,
         disks: integer("--disks", options.disks, 1),
         diskSize: size("--disk-size", options.diskSize),
@@ -50,7 +48,6 @@ export function registerSim(program: Command): void {
         writeRate: size("--write-rate", options.writeRate),
         intervalMs: 60_000,
         faults: parseFaults(options.faults),
-        repo,
         log,
       });
       if (json) {
@@ -92,13 +89,22 @@ function printAttempts(rows: readonly AttemptRow[]): void {
   );
 }
 
-async function temporaryRepository(): Promise<Repository> {
-  const dir = await mkdtemp(join(tmpdir(), "lifeboat-sim-"));
-  // The passphrase only has to live as long as this run; it exercises the encrypted path.
-  return Repository.init(await openStore(join(dir, "repo"), true), {
-    encryption: "aes-256-gcm",
-    password: randomBytes(24).toString("base64"),
-  });
+/**
+ * Where the simulated host is protected: a new repository in a temporary directory (the simulation
+ * initialises it, encrypted with a passphrase that lives as long as the run), or `--repo`.
+ */
+async function simulationStore(
+  repo: string | undefined,
+  globals: GlobalOptions,
+): Promise<{ store: ObjectStore; where: string; existing?: { password?: string }; tempDir?: string }> {
+  if (repo === undefined) {
+    const dir = join(await mkdtemp(join(tmpdir(), "lifeboat-sim-")), "repo");
+    return { store: await openStore(dir, true), where: dir, tempDir: join(dir, ".tmp") };
+  }
+  const store = await openStore(repo, true);
+  if ((await store.head("lifeboat.json")) === undefined) return { store, where: repo };
+  const password = await readPassword(globals);
+  return { store, where: repo, existing: password === undefined ? {} : { password } };
 }
 
 function parseFaults(text: string): Set<FaultKind> {

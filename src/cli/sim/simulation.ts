@@ -1,24 +1,22 @@
 /**
- * A simulated host protected over a series of sync triggers, with seeded faults, every committed
- * point restored and compared with the simulator's own copy of its snapshot (the oracle) — never
- * with anything the engine computed.
+ * `lifeboat sim`: a simulated host protected over a series of sync triggers with a seeded fault
+ * schedule, every committed point restored and compared with the simulator's own copy of its
+ * snapshot (the oracle) — never with anything the engine computed.
  */
 
-import { MemoryTarget } from "../../adapters/memory-target/memory-target.ts";
 import { Prng } from "../../adapters/sim/prng.ts";
-import { SimHost } from "../../adapters/sim/sim-host.ts";
-import { MemoryStateStore } from "../../adapters/state-memory/memory-state-store.ts";
+import { STEP_FAULT_KINDS, type StepFaultKind } from "../../adapters/sim/fault-injector.ts";
 import { isLifeboatError } from "../../domain/errors.ts";
 import type { RestorePoint, SyncMode } from "../../domain/restore-point.ts";
-import type { Repository } from "../../engine/repository/repository.ts";
-import { restoreDisk } from "../../engine/restore.ts";
-import { SyncRunner } from "../../engine/sync-runner.ts";
 import { verifyRepository } from "../../engine/verify.ts";
 import type { Log } from "../../ports/log.ts";
-import { PressuredSource } from "./pressured-source.ts";
+import type { ObjectStore } from "../../ports/object-store.ts";
+import { pointMatchesOracle } from "./oracle-check.ts";
+import { World } from "./world.ts";
+import { applyWorldEvent, WORLD_EVENT_KINDS, type WorldEventKind } from "./world-events.ts";
 
-export const FAULT_KINDS = ["snapshot-abort", "tracker-loss", "disk-resize"] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+export const FAULT_KINDS = [...WORLD_EVENT_KINDS, ...STEP_FAULT_KINDS] as const;
+export type FaultKind = WorldEventKind | StepFaultKind;
 
 export interface SimulationOptions {
   readonly seed: number;
@@ -30,8 +28,12 @@ export interface SimulationOptions {
   /** Virtual time between sync triggers. */
   readonly intervalMs: number;
   readonly faults: ReadonlySet<FaultKind>;
-  readonly repo: Repository;
   readonly log: Log;
+  /** The durable store to protect into (default: in memory) and how to open it if it already holds a repository. */
+  readonly store?: ObjectStore;
+  readonly existing?: { readonly password?: string };
+  /** The store's temp-file directory, for torn-temp faults on a local store. */
+  readonly tempDir?: string;
   readonly onAttempt?: (row: AttemptRow) => void;
 }
 
@@ -66,69 +68,73 @@ export interface SimulationReport {
 }
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
-  const { repo, log } = options;
-  const host = new SimHost({
+  const { log } = options;
+  const world = await World.create({
     seed: options.seed,
     disks: options.disks,
     diskSize: options.diskSize,
     writeRate: options.writeRate,
+    log,
+    ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.existing === undefined ? {} : { existing: options.existing }),
+    ...(options.tempDir === undefined ? {} : { tempDir: options.tempDir }),
   });
-  const source = new PressuredSource(host);
-  const runner = new SyncRunner({ repo, source, clock: host.clock, log, state: new MemoryStateStore() });
-  const schedule = faultSchedule(
-    new Prng(options.seed).fork("fault-schedule"),
-    options.syncs,
-    options.faults,
-  );
-  const faults: Record<FaultKind, number> = { "snapshot-abort": 0, "tracker-loss": 0, "disk-resize": 0 };
+  const prng = new Prng(options.seed).fork("fault-schedule");
+  const schedule = faultSchedule(prng, options.syncs, options.faults);
+  const events = Object.fromEntries(WORLD_EVENT_KINDS.map((k) => [k, 0])) as Record<WorldEventKind, number>;
   const attempts: AttemptRow[] = [];
   const committed: RestorePoint[] = [];
 
   try {
     for (let trigger = 1; trigger <= options.syncs; trigger++) {
-      host.runWorkload(options.intervalMs);
+      world.host.runWorkload(options.intervalMs);
       const planned = schedule.get(trigger) ?? [];
       for (const fault of planned) {
-        if (fault === "tracker-loss") host.uncleanReboot();
-        if (fault === "disk-resize") {
-          const disk = (await host.describe()).at(-1);
-          if (disk !== undefined) host.resizeDisk(disk.id, disk.capacity + 4 * 1024 * 1024);
+        if (isWorldEvent(fault)) {
+          await applyWorldEvent(world, fault, prng);
+          events[fault]++;
+        } else {
+          world.faults.arm({ atStep: world.faults.step + 1 + prng.int(0, 24), kind: fault });
         }
-        if (fault === "snapshot-abort") source.burstDuringNextTransfer(2 * 8 * 1024 * 1024);
-        faults[fault]++;
       }
-      const started = host.clock.now();
-      const attempt = await runner.tick();
+      const injectedBefore = new Map(world.faults.injected);
+      const started = world.host.clock.now();
+      const attempt = await world.trigger();
+      const fired = STEP_FAULT_KINDS.filter(
+        (k) => (world.faults.injected.get(k) ?? 0) > (injectedBefore.get(k) ?? 0),
+      );
       const row: AttemptRow = {
         trigger,
-        outcome: attempt.outcome,
+        outcome: attempt.crashed ? "crashed" : describeOutcome(attempt.outcome, attempt.error),
         mode: attempt.mode ?? "-",
         bytesRead: attempt.result?.bytesRead ?? attempt.bytesRead,
         bytesStored: attempt.result?.bytesStored ?? 0,
-        virtualMs: host.clock.now() - started,
-        faults: planned,
+        virtualMs: world.host.clock.now() - started,
+        faults: [...planned.filter(isWorldEvent), ...fired],
         ...(attempt.result === undefined
           ? {}
           : { pointId: attempt.result.point.id, seq: attempt.result.point.seq }),
         ...(attempt.error === undefined ? {} : { error: describeError(attempt.error) }),
       };
       if (attempt.result !== undefined) {
-        const point = await repo.readPoint(attempt.result.point.source, attempt.result.point.seq);
+        const reader = await world.reader();
+        const point = await reader.readPoint(attempt.result.point.source, attempt.result.point.seq);
         committed.push(point);
-        row.verified = await pointMatchesOracle(repo, host, point, log);
+        row.verified = await pointMatchesOracle(reader, world.host, point, log);
       }
       attempts.push(row);
       options.onAttempt?.(row);
     }
   } finally {
-    runner.stop();
+    world.stop();
   }
 
-  // Every committed point again, after every later job has run: later jobs must not disturb them.
+  // Every committed point again, after every later job and fault: none may have been disturbed.
+  const reader = await world.reader();
   const points = [];
   for (const point of committed) {
     const row = attempts.find((a) => a.seq === point.seq);
-    const verified = (row?.verified ?? false) && (await pointMatchesOracle(repo, host, point, log));
+    const verified = (row?.verified ?? false) && (await pointMatchesOracle(reader, world.host, point, log));
     points.push({
       id: `${point.source}@${point.seq}`,
       seq: point.seq,
@@ -138,8 +144,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       verified,
     });
   }
-  const report = await verifyRepository(repo, { full: true });
+  const report = await verifyRepository(reader, { full: true });
   for (const p of report.problems) log.error({ object: p.object, code: p.code }, p.message);
+  const faults = { ...events } as Record<FaultKind, number>;
+  for (const k of STEP_FAULT_KINDS) faults[k] = world.faults.injected.get(k) ?? 0;
   return {
     seed: options.seed,
     attempts,
@@ -151,8 +159,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 }
 
 /**
- * Which faults strike at which trigger. An abort is followed by a fault-free trigger, so the run
- * shows the retry of the very same increment; a tracker loss and a resize each force a resync.
+ * Which faults strike at which trigger: each chosen kind once, on distinct triggers after the
+ * first full sync. An abort is followed by a quiet trigger, so the run shows the retry of the very
+ * same increment.
  */
 export function faultSchedule(
   prng: Prng,
@@ -160,56 +169,29 @@ export function faultSchedule(
   kinds: ReadonlySet<FaultKind>,
 ): Map<number, FaultKind[]> {
   const schedule = new Map<number, FaultKind[]>();
-  const free = (t: number) => t >= 2 && t <= syncs && !schedule.has(t);
-  const place = (kind: FaultKind, needsQuietNext: boolean) => {
+  const quiet = new Set<number>();
+  const free = (t: number) => t >= 2 && t <= syncs && !schedule.has(t) && !quiet.has(t);
+  const ordered = FAULT_KINDS.filter((k) => kinds.has(k));
+  for (const kind of ordered) {
+    const needsQuietNext = kind === "snapshot-abort";
     const candidates: number[] = [];
-    for (let t = 2; t <= syncs; t++) {
-      if (
-        free(t) &&
-        (!needsQuietNext || (t < syncs && free(t + 1))) &&
-        !schedule.get(t - 1)?.includes("snapshot-abort")
-      ) {
-        candidates.push(t);
-      }
-    }
-    if (candidates.length === 0) return;
-    const t = prng.pick(candidates);
-    schedule.set(t, [kind]);
-    if (needsQuietNext) schedule.set(t + 1, []);
-  };
-  if (kinds.has("snapshot-abort")) place("snapshot-abort", true);
-  if (kinds.has("tracker-loss")) place("tracker-loss", false);
-  if (kinds.has("disk-resize")) place("disk-resize", false);
-  for (const [t, list] of schedule) if (list.length === 0) schedule.delete(t);
+    for (let t = 2; t <= syncs; t++) if (free(t) && (!needsQuietNext || free(t + 1))) candidates.push(t);
+    // With more kinds than triggers, the rest share triggers rather than being dropped silently.
+    const t = candidates.length > 0 ? prng.pick(candidates) : 2 + prng.int(0, Math.max(1, syncs - 1));
+    schedule.set(t, [...(schedule.get(t) ?? []), kind]);
+    if (needsQuietNext) quiet.add(t + 1);
+  }
   return schedule;
 }
 
-/** Restores every disk of the point into memory and compares it with the oracle, byte for byte. */
-async function pointMatchesOracle(
-  repo: Repository,
-  host: SimHost,
-  point: RestorePoint,
-  log: Log,
-): Promise<boolean> {
-  for (const disk of point.disks) {
-    const expected = host.oracle.expected(point.snapshotId, disk.disk);
-    if (expected.capacity !== disk.capacity) {
-      log.error({ point: point.seq, disk: disk.disk }, "capacity differs from the snapshot");
-      return false;
-    }
-    const target = new MemoryTarget(disk.capacity);
-    await restoreDisk(repo, point, disk.disk, target, { targetIsZeroed: true });
-    const slice = 1 << 20;
-    for (let offset = 0; offset < disk.capacity; offset += slice) {
-      const length = Math.min(slice, disk.capacity - offset);
-      const got = Buffer.from(await target.read(offset, length));
-      if (!got.equals(expected.read(offset, length))) {
-        log.error({ point: point.seq, disk: disk.disk, offset }, "restored bytes differ from the snapshot");
-        return false;
-      }
-    }
-  }
-  return true;
+function isWorldEvent(kind: FaultKind): kind is WorldEventKind {
+  return (WORLD_EVENT_KINDS as readonly string[]).includes(kind);
+}
+
+function describeOutcome(outcome: string, error: unknown): string {
+  if (outcome === "retryable" || outcome === "fatal")
+    return `failed: ${isLifeboatError(error) ? error.code : "error"}`;
+  return outcome;
 }
 
 function describeError(e: unknown): string {

@@ -1,13 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { MemoryStore } from "../../../src/adapters/store-memory/memory-store.ts";
 import { FAULT_KINDS, runSimulation } from "../../../src/cli/sim/simulation.ts";
-import { Repository } from "../../../src/engine/repository/repository.ts";
 import { silentLog } from "../../../src/ports/log.ts";
 
 describe("lifeboat sim", () => {
   for (const seed of [1, 2, 3]) {
     it(`seed ${seed}: every committed point restores bit-exact; an abort retries the increment, a tracker loss resyncs`, async () => {
-      const repo = await Repository.init(new MemoryStore(), { encryption: "none" });
       const report = await runSimulation({
         seed,
         disks: 2,
@@ -16,7 +13,6 @@ describe("lifeboat sim", () => {
         writeRate: 32 * 1024,
         intervalMs: 60_000,
         faults: new Set(FAULT_KINDS),
-        repo,
         log: silentLog,
       });
       expect(report.ok).toBe(true);
@@ -45,7 +41,6 @@ describe("lifeboat sim", () => {
         writeRate: 32 * 1024,
         intervalMs: 60_000,
         faults: new Set(FAULT_KINDS),
-        repo: await Repository.init(new MemoryStore(), { encryption: "none" }),
         log: silentLog,
       });
     const strip = (r: Awaited<ReturnType<typeof run>>) =>

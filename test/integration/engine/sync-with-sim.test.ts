@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SimHost } from "../../../src/adapters/sim/sim-host.ts";
 import { MemoryStore } from "../../../src/adapters/store-memory/memory-store.ts";
-import { PressuredSource } from "../../../src/cli/sim/pressured-source.ts";
+import { FaultySource } from "../../../src/adapters/sim/faulty-source.ts";
 import { LifeboatError } from "../../../src/domain/errors.ts";
 import type { RestorePoint } from "../../../src/domain/restore-point.ts";
 import { SyncJob } from "../../../src/engine/sync-job.ts";
@@ -94,7 +94,7 @@ describe("sync engine on the simulated host", () => {
 
   it("retries the same increment after a snapshot abort instead of resyncing, losing no change", async () => {
     const { host, repo, deps } = await simWorld({ seed: 13, diffAreaBytes: 2 * 1024 * 1024 });
-    const source = new PressuredSource(host);
+    const source = new FaultySource(host);
     const runner = new SyncRunner({ ...deps, source });
     const first = await committedPoint(runner, repo);
     host.runWorkload(20_000);
