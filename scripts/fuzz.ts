@@ -9,7 +9,11 @@ import { checkPromise, describeFailure } from "../src/cli/sim/fuzz.ts";
 import { FaultCoverage } from "../src/cli/sim/invariants.ts";
 
 const { values } = parseArgs({
-  options: { minutes: { type: "string", default: "1" }, seed: { type: "string" }, batch: { type: "string", default: "20" } },
+  options: {
+    minutes: { type: "string", default: "1" },
+    seed: { type: "string" },
+    batch: { type: "string", default: "20" },
+  },
 });
 const deadline = Date.now() + Number(values.minutes) * 60_000;
 const batch = Number(values.batch);

@@ -2,7 +2,9 @@
 
 import { readFile } from "node:fs/promises";
 import pino from "pino";
+import { RetryingStore } from "../adapters/store-decorators/retrying-store.ts";
 import { FsStore } from "../adapters/store-fs/fs-store.ts";
+import { systemClock } from "../adapters/system/system-clock.ts";
 import { LifeboatError } from "../domain/errors.ts";
 import { Repository } from "../engine/repository/repository.ts";
 import type { Log } from "../ports/log.ts";
@@ -38,15 +40,32 @@ export async function readPassword(options: GlobalOptions): Promise<string | und
   return env === undefined || env === "" ? undefined : env;
 }
 
-export async function openStore(repo: string, create = false): Promise<ObjectStore> {
+export async function openStore(
+  repo: string,
+  create = false,
+  options: GlobalOptions = {},
+): Promise<ObjectStore> {
   if (repo.startsWith("s3://")) {
-    throw new LifeboatError("USAGE", `S3 repositories are not available in this build: ${repo}`, {
-      remedy: "Use a local directory as the repository for now.",
+    // Loaded only for S3 repositories: the AWS SDK adds ~200 ms to every command's start-up.
+    const { S3Store } = await import("../adapters/store-s3/s3-store.ts");
+    const { assertCreateOnlyHonoured } = await import("../adapters/store-s3/create-only-probe.ts");
+    const s3 = S3Store.fromUrl(repo, process.env);
+    let log: Log | undefined;
+    const store = new RetryingStore(s3, {
+      clock: systemClock,
+      onRetry: ({ op, key, attempt, delayMs, error }) =>
+        (log ??= createLog(options)).warn(
+          { op, key, attempt, delayMs, error: error instanceof Error ? error.message : String(error) },
+          "S3 request failed; retrying",
+        ),
     });
+    // A repository is only created on a server whose create-only writes hold (see create-only-probe.ts).
+    if (create) await assertCreateOnlyHonoured(store, `the S3 server behind ${s3.location}`);
+    return store;
   }
   return create ? FsStore.create(repo) : FsStore.open(repo);
 }
 
 export async function openRepository(repo: string, options: GlobalOptions): Promise<Repository> {
-  return Repository.open(await openStore(repo), await readPassword(options));
+  return Repository.open(await openStore(repo, false, options), await readPassword(options));
 }

@@ -3,9 +3,12 @@
 import { Command, CommanderError } from "commander";
 import { isLifeboatError, LifeboatError } from "../domain/errors.ts";
 import { registerBackup } from "./commands/backup.ts";
+import { registerInspect } from "./commands/inspect.ts";
 import { registerPoints } from "./commands/points.ts";
+import { registerPreflight } from "./commands/preflight.ts";
 import { registerRepo } from "./commands/repo.ts";
 import { registerRestore } from "./commands/restore.ts";
+import { registerServeNbd } from "./commands/serve-nbd.ts";
 import { registerSim } from "./commands/sim.ts";
 import { registerVerify } from "./commands/verify.ts";
 
@@ -21,8 +24,11 @@ registerRepo(program);
 registerBackup(program);
 registerPoints(program);
 registerRestore(program);
+registerServeNbd(program);
 registerVerify(program);
 registerSim(program);
+registerPreflight(program);
+registerInspect(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -34,7 +34,11 @@ export interface ArmedFault {
   readonly kind: StepFaultKind;
 }
 
-type Site = { readonly kind: "engine"; readonly site: FaultSite } | { readonly kind: "store"; readonly op: StoreOp } | { readonly kind: "state" } | { readonly kind: "read" };
+type Site =
+  | { readonly kind: "engine"; readonly site: FaultSite }
+  | { readonly kind: "store"; readonly op: StoreOp }
+  | { readonly kind: "state" }
+  | { readonly kind: "read" };
 
 export class FaultInjector implements FaultPoints {
   #step = 0;
@@ -82,22 +86,46 @@ export class FaultInjector implements FaultPoints {
         // Half the crashes land before the request, half after it reached the store.
         return { when: this.#step % 2 === 0 ? "before" : "after", error: this.#crash(`store:${op} ${key}`) };
       case "store-5xx":
-        return { when: "before", error: transient(`injected 503 Service Unavailable on ${op} ${key}`, { $metadata: { httpStatusCode: 503 } }) };
+        return {
+          when: "before",
+          error: transient(`injected 503 Service Unavailable on ${op} ${key}`, {
+            $metadata: { httpStatusCode: 503 },
+          }),
+        };
       case "store-slowdown":
-        return { when: "before", error: transient(`injected SlowDown on ${op} ${key}`, { name: "SlowDown", $metadata: { httpStatusCode: 503 } }) };
+        return {
+          when: "before",
+          error: transient(`injected SlowDown on ${op} ${key}`, {
+            name: "SlowDown",
+            $metadata: { httpStatusCode: 503 },
+          }),
+        };
       case "store-timeout":
-        return { when: "before", error: transient(`injected timeout on ${op} ${key}`, Object.assign(new Error("timeout"), { code: "ETIMEDOUT" })) };
+        return {
+          when: "before",
+          error: transient(
+            `injected timeout on ${op} ${key}`,
+            Object.assign(new Error("timeout"), { code: "ETIMEDOUT" }),
+          ),
+        };
       case "store-enospc":
         return { when: "before", error: new LifeboatError("STORE_FULL", `injected ENOSPC writing ${key}`) };
       case "store-lost-reply":
-        return { when: "after", error: transient(`injected lost reply: ${op} ${key} landed but answered an error`, { $metadata: { httpStatusCode: 500 } }) };
+        return {
+          when: "after",
+          error: transient(`injected lost reply: ${op} ${key} landed but answered an error`, {
+            $metadata: { httpStatusCode: 500 },
+          }),
+        };
       case "store-torn-temp": {
         const crash = this.#crash(`store:${op} ${key} (torn temp file)`);
         const torn = this.tornTemp;
         return {
           when: "before",
           error: crash,
-          ...(torn === undefined ? {} : { sideEffect: async (k: string, data?: Uint8Array) => torn(k, data ?? new Uint8Array()) }),
+          ...(torn === undefined
+            ? {}
+            : { sideEffect: async (k: string, data?: Uint8Array) => torn(k, data ?? new Uint8Array()) }),
         };
       }
       default:
@@ -158,5 +186,7 @@ function transient(message: string, cause: unknown): LifeboatError {
 }
 
 function readError(): LifeboatError {
-  return Object.assign(new LifeboatError("SOURCE_READ", "injected I/O error reading the snapshot"), { retryable: true });
+  return Object.assign(new LifeboatError("SOURCE_READ", "injected I/O error reading the snapshot"), {
+    retryable: true,
+  });
 }

@@ -100,7 +100,8 @@ class FaultySnapshot implements SourceSnapshot {
   }
   release(): Promise<void> {
     // A dead process releases nothing: the host cleans up its snapshots when it restarts.
-    if (this.source.faults?.dead) return Promise.reject(new SimulatedCrash("a dead process released a snapshot"));
+    if (this.source.faults?.dead)
+      return Promise.reject(new SimulatedCrash("a dead process released a snapshot"));
     return this.inner.release();
   }
 }

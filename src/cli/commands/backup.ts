@@ -11,8 +11,11 @@ import { parsePointId } from "../../domain/restore-point.ts";
 import type { ExternalChanges } from "../../engine/sync-job.ts";
 import { syncOnce } from "../../engine/sync-runner.ts";
 import { ChangedExtentsError, parseChangedExtents } from "../../formats/changed-extents.ts";
+import type { Log } from "../../ports/log.ts";
 import type { Source } from "../../ports/source.ts";
+import { replicateAfterBackup } from "../cloud-disk.ts";
 import { createLog, type GlobalOptions, openRepository } from "../context.ts";
+import { isNbdUri, nbdAddress, openNbdSource } from "../nbd-uris.ts";
 import { formatBytes, printJson } from "../output.ts";
 import { Progress } from "../progress.ts";
 
@@ -23,13 +26,17 @@ interface BackupOptions {
   base?: string;
   sourceName?: string;
   stateDir?: string;
+  target?: string;
 }
 
 export function registerBackup(program: Command): void {
   program
     .command("backup")
     .description("one sync of a source into a repository (full, incremental or resync)")
-    .requiredOption("--source <source>", "image:PATH (a raw image or block device)")
+    .requiredOption(
+      "--source <source>",
+      "image:PATH (a raw image or block device) or nbd://HOST:PORT/EXPORT[?bitmap=CUR[&next=NEXT]]",
+    )
     .requiredOption("--repo <repo>", "repository location")
     .option("--changed-extents <file>", '"OFFSET LENGTH" lines changed since --base, from any tracker')
     .option("--base <point>", "the point the changed extents are relative to (must be the last committed)")
@@ -38,11 +45,13 @@ export function registerBackup(program: Command): void {
       "--state-dir <dir>",
       "local state for resuming interrupted jobs (default ~/.local/state/lifeboat)",
     )
+    .option("--target <uri>", "also keep this NBD disk an exact replica of each new point (cloud disk mode)")
     .action(async (options: BackupOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const log = createLog(globals);
+      if (options.target !== undefined) nbdAddress(options.target); // a bad URI fails before any work
       const repo = await openRepository(options.repo, globals);
-      const source = await openSource(options);
+      const source = await openSource(options, log);
       const externalChanges = await readExternalChanges(options, source, repo.config.chunkSize);
       const progress = new Progress(globals.json !== true, "backup");
       const state = await FsStateStore.open(
@@ -58,20 +67,27 @@ export function registerBackup(program: Command): void {
           },
         );
         progress.stop();
-        if (globals.json) printJson(result);
+        const cloud =
+          options.target === undefined
+            ? undefined
+            : await replicateAfterBackup({ repo, state, log }, result.point, options.target);
+        if (globals.json) printJson(cloud === undefined ? result : { ...result, replica: cloud.report });
         else {
           process.stdout.write(
             `committed ${result.point.id} (${result.mode}): read ${formatBytes(result.bytesRead)}, stored ${formatBytes(result.bytesStored)} in ${(result.durationMs / 1000).toFixed(1)} s\n`,
           );
           for (const w of result.warnings) process.stdout.write(`  warning: ${w}\n`);
+          if (cloud !== undefined) process.stdout.write(`${cloud.summary}\n`);
         }
+        if (cloud?.error !== undefined) throw cloud.error;
       } finally {
         progress.stop();
       }
     });
 }
 
-async function openSource(options: BackupOptions): Promise<Source> {
+async function openSource(options: BackupOptions, log: Log): Promise<Source> {
+  if (isNbdUri(options.source)) return openNbdSource(options.source, options.sourceName, log);
   if (options.source.startsWith("image:"))
     return ImageSource.open(options.source.slice("image:".length), options.sourceName);
   throw new LifeboatError("SOURCE_UNSUPPORTED", `unknown source ${JSON.stringify(options.source)}`);

@@ -1,12 +1,12 @@
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { FileTarget } from "../../adapters/file-target/file-target.ts";
 import { LifeboatError } from "../../domain/errors.ts";
 import { parsePointId, type RestorePoint } from "../../domain/restore-point.ts";
 import type { Repository } from "../../engine/repository/repository.ts";
 import { type RestoreResult, restoreDisk } from "../../engine/restore.ts";
-import { type GlobalOptions, openRepository } from "../context.ts";
+import { createLog, type GlobalOptions, openRepository } from "../context.ts";
+import { openRestoreTarget } from "../nbd-uris.ts";
 import { formatBytes, printJson } from "../output.ts";
 import { Progress } from "../progress.ts";
 
@@ -80,17 +80,17 @@ async function restoreOne(
   if (disk === undefined) {
     throw new LifeboatError("DISK_NOT_FOUND", `point ${point.source}@${point.seq} has no disk ${job.disk}`);
   }
-  const target = await FileTarget.open(job.path, disk.capacity);
+  const { target, isNew } = await openRestoreTarget(job.path, disk.capacity, createLog(globals));
   const progress = new Progress(globals.json !== true, `restore ${job.disk}`);
   try {
     return await restoreDisk(repo, point, job.disk, target, {
       verify,
-      targetIsZeroed: target.isNew,
+      targetIsZeroed: isNew,
       onProgress: (done, total) => progress.update(done, total),
     });
   } catch (e) {
     // A half-restored image that this command created must not be mistaken for a restore.
-    if (target.isNew) await rm(job.path, { force: true });
+    if (isNew) await rm(job.path, { force: true });
     throw e;
   } finally {
     progress.stop();

@@ -6,6 +6,7 @@ import { LifeboatError } from "../../domain/errors.ts";
 import type { ObjectStore } from "../../ports/object-store.ts";
 import { createLog, type GlobalOptions, openStore, readPassword } from "../context.ts";
 import { formatBytes, parseSize, printJson, printTable } from "../output.ts";
+import { checkPromise, describeFailure } from "../sim/fuzz.ts";
 import { type AttemptRow, FAULT_KINDS, type FaultKind, runSimulation } from "../sim/simulation.ts";
 
 interface SimOptions {
@@ -16,6 +17,7 @@ interface SimOptions {
   writeRate: string;
   faults: string;
   repo?: string;
+  replay?: string;
 }
 
 export function registerSim(program: Command): void {
@@ -29,8 +31,16 @@ export function registerSim(program: Command): void {
     .option("--write-rate <rate>", "bytes written per virtual second to each disk", "32K")
     .option("--faults <list>", `none, all, or a comma list of ${FAULT_KINDS.join(", ")}`, "all")
     .option("--repo <repo>", "repository (default: a new encrypted one in a temporary directory)")
+    .option(
+      "--replay <seed:path>",
+      "re-run one fault-fuzzing schedule exactly (printed by a failing property)",
+    )
     .action(async (options: SimOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
+      if (options.replay !== undefined) {
+        process.exitCode = await replay(options.replay, globals.json === true);
+        return;
+      }
       const log = createLog(globals);
       const seed = integer("--seed", options.seed, 0);
       const syncs = integer("--syncs", options.syncs, 1);
@@ -105,6 +115,37 @@ async function simulationStore(
   if ((await store.head("lifeboat.json")) === undefined) return { store, where: repo };
   const password = await readPassword(globals);
   return { store, where: repo, existing: password === undefined ? {} : { password } };
+}
+
+/** Re-runs the fuzzer's schedule named by SEED[:PATH]; exit 1 with the violated invariant if it fails. */
+async function replay(spec: string, json: boolean): Promise<number> {
+  const m = /^(-?\d+)(?::([\d:]*))?$/.exec(spec);
+  if (m === null) {
+    throw new LifeboatError("USAGE", `--replay ${JSON.stringify(spec)} is not SEED[:PATH]`, {
+      remedy: "Copy the replay argument exactly as the failing property printed it, e.g. 1234:5:0:2.",
+    });
+  }
+  const path = m[2] === undefined || m[2] === "" ? undefined : m[2];
+  const details = await checkPromise({
+    seed: Number(m[1]),
+    ...(path === undefined ? { numRuns: 1 } : { path }),
+  });
+  if (json) {
+    printJson({
+      seed: details.seed,
+      path: details.counterexamplePath,
+      failed: details.failed,
+      schedule: details.counterexample?.[0] ?? null,
+      violation: details.failed
+        ? String((details.errorInstance as Error)?.message ?? details.errorInstance)
+        : null,
+    });
+  } else {
+    process.stdout.write(
+      `${details.failed ? describeFailure(details) : `seed ${spec}: every invariant held`}\n`,
+    );
+  }
+  return details.failed ? 1 : 0;
 }
 
 function parseFaults(text: string): Set<FaultKind> {

@@ -36,6 +36,8 @@ export class PromiseChecker {
   #baseAllocation: Map<string, BlockMap> | undefined;
   #lastCommitted = false;
   #eventPending = false;
+  /** A change-tracking reset (tracker loss, CBT reset, resize) happened since the last commit. */
+  #resetSinceCommit = false;
 
   constructor(world: World, seed: number) {
     this.#world = world;
@@ -45,6 +47,8 @@ export class PromiseChecker {
   async applyEvent(event: WorldEventKind): Promise<void> {
     await applyWorldEvent(this.#world, event, this.#events);
     this.#eventPending = true;
+    if (event === "tracker-loss" || event === "cbt-reset" || event === "disk-resize")
+      this.#resetSinceCommit = true;
   }
 
   /** Runs one trigger and checks every invariant after it. */
@@ -91,7 +95,11 @@ export class PromiseChecker {
     // Atomicity and fidelity: after a crash every listed point, otherwise the new ones.
     for (const point of points) {
       if (this.#seen.has(point.seq) && !attempt.crashed) continue;
-      const bad = await oracleMismatches(reader, this.#world.host, point);
+      const bad = await oracleMismatches(reader, this.#world.host, point).catch((e: unknown) => {
+        throw new Error(
+          `atomicity: point ${point.seq} is listed but cannot be restored: ${(e as Error).message}`,
+        );
+      });
       if (bad.length > 0) {
         const m = bad[0] as (typeof bad)[number];
         throw new Error(`fidelity: point ${point.seq} disk ${m.disk} at offset ${m.offset}: ${m.reason}`);
@@ -104,8 +112,10 @@ export class PromiseChecker {
       if (point === undefined)
         throw new Error(`atomicity: committed point ${result.point.seq} is not listed`);
       await this.#checkResume(reader, before);
+      this.#checkNoNeedlessResync(point);
       if (this.#lastCommitted && !before.eventBefore) await this.#checkEfficiency(reader, point, before);
       this.#baseAllocation = before.allocation;
+      this.#resetSinceCommit = false;
     }
     this.#lastCommitted = result !== undefined;
   }
@@ -120,6 +130,20 @@ export class PromiseChecker {
       if (p === undefined) throw new Error(`durability: committed point ${seq} disappeared`);
       if (p.jobId !== jobId)
         throw new Error(`durability: committed point ${seq} was replaced by another job's`);
+    }
+  }
+
+  /**
+   * Aborts, crashes and store errors never cost a resync: the tracker keeps every change since the
+   * last committed point, so only a real reset (tracker loss, CBT reset, resize) may force one.
+   */
+  #checkNoNeedlessResync(point: RestorePoint): void {
+    if (this.#resetSinceCommit || point.seq === 1) return;
+    const resynced = point.disks.find((d) => d.mode === "resync");
+    if (resynced !== undefined) {
+      throw new Error(
+        `efficiency: disk ${resynced.disk} resynchronised without a reset (${resynced.resetReason ?? "no reason"})`,
+      );
     }
   }
 
