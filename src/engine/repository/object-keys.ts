@@ -11,6 +11,9 @@ export const KEYS_PREFIX = "keys/";
 export const POINTS_PREFIX = "points/";
 export const DISKS_PREFIX = "disks/";
 export const PACKS_PREFIX = "packs/";
+export const INDEX_PREFIX = "index/";
+export const LOCKS_PREFIX = "locks/";
+export const GC_PREFIX = "gc/";
 
 /** The wrapped master key is stored twice; either copy opens the repository. */
 export const KEY_COPIES = ["keys/0", "keys/1"] as const;
@@ -43,6 +46,14 @@ export function parsePointKey(key: string): { source: string; seq: number } | un
   const [, source, seq] = parts as [string, string, string];
   if (!SAFE_NAME.test(source) || !SEQ.test(seq) || Number(seq) < 1) return undefined;
   return { source, seq: Number(seq) };
+}
+
+/**
+ * A checkpoint written by prune for a retained point whose delta chain ran through pruned points:
+ * the point's complete map, so its chain stops here. One per (source, disk, seq), never rewritten.
+ */
+export function indexKey(source: string, disk: string, seq: number): string {
+  return `${INDEX_PREFIX}${name("source", source)}/${name("disk", disk)}/${seqString(seq)}`;
 }
 
 /** The job id makes a retried job's manifest a different create-only object. */

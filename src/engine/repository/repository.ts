@@ -25,6 +25,7 @@ import {
   CONFIG_KEY,
   chunkObjectName,
   KEY_COPIES,
+  indexKey,
   manifestKey,
   PACKS_PREFIX,
   POINTS_PREFIX,
@@ -232,6 +233,43 @@ export class Repository {
     return manifest;
   }
 
+  /**
+   * Writes the complete map of a retained point (prune does this before deleting the points its
+   * chain ran through). Create-only: the map of a committed point never changes.
+   */
+  async writeIndexCheckpoint(manifest: DiskManifest): Promise<string> {
+    if (manifest.kind !== "checkpoint")
+      throw new LifeboatError("INTERNAL", "an index entry must be a checkpoint");
+    const key = indexKey(manifest.source, manifest.disk, manifest.seq);
+    await this.#createOnce(key, this.#envelope.seal(key, encodeManifest(manifest)));
+    return key;
+  }
+
+  /** The checkpoint prune wrote for this point's disk, if any. */
+  async readIndexCheckpoint(source: string, disk: string, seq: number): Promise<DiskManifest | undefined> {
+    const key = indexKey(source, disk, seq);
+    let sealed: Uint8Array;
+    try {
+      sealed = await this.store.get(key);
+    } catch (e) {
+      if (isLifeboatError(e, "OBJECT_MISSING")) return undefined;
+      throw e;
+    }
+    const manifest = decodeManifest(this.#envelope.open(sealed, key, MAX_MANIFEST_BYTES), key);
+    if (
+      manifest.source !== source ||
+      manifest.disk !== disk ||
+      manifest.seq !== seq ||
+      manifest.kind !== "checkpoint"
+    ) {
+      throw new LifeboatError(
+        "OBJECT_CORRUPT",
+        `${key}: holds ${manifest.kind} ${manifest.source}/${manifest.disk}@${manifest.seq}`,
+      );
+    }
+    return manifest;
+  }
+
   /** Commits a point: create-only, last. "already-committed" when this job's earlier attempt landed. */
   async writePoint(point: RestorePoint): Promise<"created" | "already-committed"> {
     const key = pointKey(point.source, point.seq);
@@ -298,9 +336,17 @@ export class Repository {
         `restore point ${point.source}@${point.seq} has no disk ${disk}`,
       );
     }
-    const chain = [await this.readDiskManifest(pointDisk.manifest)];
+    const chain = [
+      (await this.readIndexCheckpoint(point.source, disk, point.seq)) ??
+        (await this.readDiskManifest(pointDisk.manifest)),
+    ];
     for (let head = chain[0] as DiskManifest; head.kind === "delta"; head = chain[0] as DiskManifest) {
       const baseSeq = head.baseSeq as number;
+      const pruned = await this.readIndexCheckpoint(point.source, disk, baseSeq);
+      if (pruned !== undefined) {
+        chain.unshift(pruned);
+        break;
+      }
       const broken = (what: string, cause?: unknown) =>
         new LifeboatError(
           "OBJECT_CORRUPT",

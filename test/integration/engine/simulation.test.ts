@@ -12,12 +12,13 @@ describe("lifeboat sim", () => {
         syncs: 10,
         writeRate: 32 * 1024,
         intervalMs: 60_000,
-        faults: new Set(FAULT_KINDS),
+        faults: new Set(["snapshot-abort", "tracker-loss", "disk-resize"] as const),
         log: silentLog,
       });
       expect(report.ok).toBe(true);
       expect(report.points.length).toBeGreaterThanOrEqual(9);
-      for (const kind of FAULT_KINDS) expect(report.faults[kind]).toBe(1);
+      for (const kind of ["snapshot-abort", "tracker-loss", "disk-resize"] as const)
+        expect(report.faults[kind]).toBe(1);
       const rows = report.attempts;
       expect(rows[0]?.mode).toBe("full");
       const abort = rows.findIndex((r) => r.faults.includes("snapshot-abort"));
@@ -30,6 +31,22 @@ describe("lifeboat sim", () => {
       expect(new Set(seqs).size).toBe(seqs.length);
     });
   }
+
+  it("with --faults all, injects every fault kind and still verifies every committed point", async () => {
+    const report = await runSimulation({
+      seed: 9,
+      disks: 2,
+      diskSize: 8 * 1024 * 1024,
+      syncs: 20,
+      writeRate: 32 * 1024,
+      intervalMs: 60_000,
+      faults: new Set(FAULT_KINDS),
+      log: silentLog,
+    });
+    expect(report.ok).toBe(true);
+    for (const kind of FAULT_KINDS) expect(report.faults[kind], kind).toBeGreaterThanOrEqual(1);
+    expect(report.attempts.some((a) => a.outcome === "crashed")).toBe(true);
+  });
 
   it("is replayable: the same seed gives the same attempts", async () => {
     const run = async () =>
