@@ -24,8 +24,11 @@ import type { Source, SourceSnapshot } from "../ports/source.ts";
 import type { StateStore } from "../ports/state-store.ts";
 import { ChunkCache } from "./chunk-cache.ts";
 import { isAllZero, readChunks } from "./chunk-reader.ts";
+import { packKey } from "./repository/object-keys.ts";
 import type { PackWriter, Repository } from "./repository/repository.ts";
 import { ResumeLog } from "./resume-log.ts";
+import { deletePin, runsInProgress, writePin } from "./maintenance/coordination.ts";
+import { DEFAULT_SAFETY } from "./maintenance/safety.ts";
 
 export interface SyncJobDeps {
   readonly repo: Repository;
@@ -98,6 +101,10 @@ export class SyncJob {
   #work: DiskWork[] = [];
   #warnings: string[] = [];
   #result: SyncResult | undefined;
+  #resume: ResumeLog | undefined;
+  /** Chunks an interrupted attempt made durable, which this job references instead of storing again. */
+  #reusedAtStart: ReadonlyMap<string, ChunkRef> = new Map();
+  #pinnedAt: number | undefined;
 
   constructor(deps: SyncJobDeps, options: SyncJobOptions = {}) {
     this.#deps = deps;
@@ -130,6 +137,9 @@ export class SyncJob {
         `changed extents are relative to ${pointId(source.name, external.baseSeq)}, but the last committed point is ${latest}`,
       );
     }
+    this.#resume = await ResumeLog.open(this.#deps.state, this.#resumeScope(), this.#basePoint?.seq ?? null);
+    this.#reusedAtStart = this.#resume.refs();
+    await this.#pin();
     this.#snapshot = await source.openSnapshot(wanted);
     this.#warnings.push(...this.#snapshot.warnings);
     this.#faults.hit("snapshot.opened");
@@ -197,8 +207,8 @@ export class SyncJob {
   /** Reads the planned chunks, stores those whose content is new, and records the delta. */
   async transfer(): Promise<{ bytesRead: number; bytesStored: number }> {
     const snapshot = this.#requireSnapshot();
-    const { repo, state } = this.#deps;
-    const resume = await ResumeLog.open(state, this.#resumeScope(), this.#basePoint?.seq ?? null);
+    const { repo } = this.#deps;
+    const resume = this.#resume as ResumeLog;
     const cache = new ChunkCache(16_384, resume.refs());
     const writer = repo.createPackWriter();
     const resumeEvery = this.#options.resumeEveryBytes ?? 64 << 20;
@@ -266,6 +276,62 @@ export class SyncJob {
     this.#faults.hit("packs.flushed");
     await resume.save();
     this.#faults.hit("resume.saved");
+    await this.#pin();
+  }
+
+  /**
+   * Pins the base point and the packs reused from an interrupted attempt, so maintenance keeps
+   * them; refreshed as a heartbeat while the job runs.
+   */
+  async #pin(): Promise<void> {
+    const { repo, clock } = this.#deps;
+    const now = clock.now();
+    this.#pinnedAt ??= now;
+    await writePin(repo.store, this.#pinRecord(now));
+  }
+
+  #pinRecord(now: number) {
+    const packs = new Set<string>();
+    for (const ref of this.#reusedAtStart.values()) packs.add(ref.pack);
+    return {
+      jobId: this.jobId,
+      source: this.#deps.source.name,
+      baseSeq: this.#basePoint?.seq ?? null,
+      startedAt: this.#pinnedAt ?? now,
+      heartbeatAt: now,
+      reusedPacks: [...packs],
+    };
+  }
+
+  /**
+   * Before anything is committed, make sure no chunk this job references can have been collected:
+   * refresh the pin (every maintenance run that starts from now on sees it live), refuse to commit
+   * while a run that may have missed it is still going, then check that every pack the job
+   * references beyond its base — new ones and ones reused from an interrupted attempt — exists.
+   */
+  async #checkChunksSurvived(): Promise<void> {
+    const { repo, clock } = this.#deps;
+    await this.#pin();
+    const running = await runsInProgress(repo.store, clock.now(), DEFAULT_SAFETY);
+    if (running.length > 0) {
+      throw new LifeboatError(
+        "MAINTENANCE_RUNNING",
+        `maintenance run ${running[0]} is in progress; committing after it`,
+      );
+    }
+    const packs = new Set<string>();
+    for (const ref of this.#reusedAtStart.values()) packs.add(ref.pack);
+    for (const work of this.#work)
+      for (const ref of work.delta.values()) if (ref !== null) packs.add(ref.pack);
+    for (const pack of packs) {
+      if ((await repo.store.head(packKey(pack))) === undefined) {
+        await this.#resume?.clear();
+        throw new LifeboatError(
+          "OBJECT_MISSING",
+          `pack ${pack} was collected before this job committed; the retry stores its chunks again`,
+        );
+      }
+    }
   }
 
   /** Writes the disk manifests, then the point record, last. */
@@ -276,6 +342,7 @@ export class SyncJob {
     const abort = snapshot.abortReason();
     if (abort !== undefined)
       throw new LifeboatError("SNAPSHOT_ABORTED", `snapshot ${snapshot.id} was lost: ${abort}`);
+    await this.#checkChunksSurvived();
     const seq = (this.#basePoint?.seq ?? 0) + 1;
     const disks: PointDisk[] = [];
     for (const work of this.#work) {
@@ -335,7 +402,16 @@ export class SyncJob {
   /** Releases the snapshot; called on every exit path. */
   async release(): Promise<void> {
     this.#faults.hit("release");
-    await this.#snapshot?.release();
+    try {
+      await this.#snapshot?.release();
+    } finally {
+      // Best effort: a pin left behind expires with its heartbeat.
+      if (this.#pinnedAt !== undefined) {
+        await deletePin(this.#deps.repo.store, this.#deps.source.name, this.jobId).catch((e: unknown) =>
+          this.#deps.log.warn({ err: String(e) }, "could not remove the job's pin; it expires by itself"),
+        );
+      }
+    }
   }
 
   /** Bytes read so far, whether or not the job commits. */

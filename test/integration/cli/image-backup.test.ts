@@ -120,4 +120,22 @@ describe("image backup and restore through the CLI (256 MiB image)", () => {
     const after = await readdir(join(repo, "points", third.point.id.split("@")[0] as string));
     expect(after).toHaveLength(3);
   });
+
+  it("prunes to the newest point, and what remains verifies and restores", async () => {
+    const dry = await lifeboat(["--json", "prune", "--repo", repo, "--keep-last", "1", "--dry-run"], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect((JSON.parse(dry.stdout) as { pointsDeleted: string[] }).pointsDeleted).toHaveLength(2);
+    const pruned = await lifeboat(["--json", "prune", "--repo", repo, "--keep-last", "1"], env);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const listed = JSON.parse((await lifeboat(["--json", "points", "--repo", repo], env)).stdout) as {
+      points: Array<{ id: string; seq: number }>;
+    };
+    expect(listed.points.map((p) => p.seq)).toEqual([3]);
+    const verify = await lifeboat(["--json", "verify", "--repo", repo, "--full"], env);
+    expect(verify.code, verify.stdout).toBe(0);
+    expect(await restoreOntoRandom(listed.points[0]?.id as string, "r4.img")).toBe(await sha256File(image));
+    const noRule = await lifeboat(["--json", "prune", "--repo", repo], env);
+    expect(noRule.code).toBe(2);
+    expect(errorCode(noRule)).toBe("USAGE");
+  });
 });
