@@ -78,6 +78,25 @@ export const ERROR_CATALOGUE = {
     kind: "job",
     remedy: "Free space on the repository's storage, then retry; nothing committed is lost.",
   },
+  STORE_AUTH: {
+    kind: "input",
+    remedy:
+      "Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment, and that the key may read, write and list the bucket.",
+  },
+  BUCKET_NOT_FOUND: {
+    kind: "input",
+    remedy:
+      "Create the bucket first (Lifeboat never creates buckets), or fix BUCKET in s3://BUCKET/PREFIX and the endpoint in LIFEBOAT_S3_ENDPOINT.",
+  },
+  STORE_UNSUPPORTED: {
+    kind: "input",
+    remedy:
+      "Use an S3 server that honours conditional writes (If-None-Match: * on PUT), such as AWS S3, Ceph RGW 16+ or MinIO; without them two agents could both commit one restore point.",
+  },
+  MAINTENANCE_RUNNING: {
+    kind: "job",
+    remedy: "Nothing to do: the sync retries once the repository maintenance run (prune/GC) has finished.",
+  },
   CONFLICT: {
     kind: "job",
     remedy: "Another job committed the same restore point; run `lifeboat points` and retry the backup.",
@@ -101,6 +120,11 @@ export const ERROR_CATALOGUE = {
   PREFLIGHT_FAILED: {
     kind: "input",
     remedy: "Run `lifeboat preflight` to see each finding and its remedy, fix them, then register again.",
+  },
+  PLATFORM_UNSUPPORTED: {
+    kind: "input",
+    remedy:
+      "Run this on the platform it needs (the Windows agent runs on Windows); elsewhere, collect the inventory on the host and use `lifeboat preflight --inventory FILE`.",
   },
   SOURCE_READ: {
     kind: "job",
