@@ -169,11 +169,13 @@ export const ERROR_CATALOGUE = {
   },
   NBD_PROTOCOL: {
     kind: "job",
-    remedy: "The peer broke the NBD protocol: check that the URI points at an NBD server (qemu-nbd, nbdkit), and report the log.",
+    remedy:
+      "The peer broke the NBD protocol: check that the URI points at an NBD server (qemu-nbd, nbdkit), and report the log.",
   },
   NBD_TIMEOUT: {
     kind: "job",
-    remedy: "The NBD server did not answer in time: check its load and the network, or raise ?timeout=SECONDS in the URI.",
+    remedy:
+      "The NBD server did not answer in time: check its load and the network, or raise ?timeout=SECONDS in the URI.",
   },
   NBD_LISTEN: {
     kind: "input",

@@ -40,6 +40,8 @@ export interface PlanInput {
   readonly changes: BlockMap | ChangeReset | undefined;
   /** A reason to resync whatever the tracker says (e.g. the state machine saw a CBT reset). */
   readonly forceResync?: string;
+  /** Positions to read whatever the tracker says: their stored copy was found damaged (self-heal). */
+  readonly mustReread?: BlockMap;
   readonly checkpointEvery: number;
 }
 
@@ -61,6 +63,12 @@ export interface DiskPlan {
 }
 
 export function planDisk(input: PlanInput): DiskPlan {
+  const plan = planByTracker(input);
+  if (input.mustReread === undefined || input.mustReread.blocks !== plan.read.blocks) return plan;
+  return { ...plan, read: plan.read.union(input.mustReread.intersect(plan.allocated)) };
+}
+
+function planByTracker(input: PlanInput): DiskPlan {
   const { capacity, chunkSize, base } = input;
   const { allocated, partial } = chunkAllocation(input.allocation, chunkSize, capacity);
   const sameShape = base !== undefined && base.capacity === capacity && base.chunkSize === chunkSize;

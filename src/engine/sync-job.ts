@@ -10,7 +10,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import type { BlockMap } from "../domain/block-map.ts";
+import { BlockMap } from "../domain/block-map.ts";
 import type { Disk } from "../domain/disk.ts";
 import { LifeboatError } from "../domain/errors.ts";
 import type { ChunkMap, ChunkRef, DiskManifest } from "../domain/manifest.ts";
@@ -25,6 +25,7 @@ import type { StateStore } from "../ports/state-store.ts";
 import { ChunkCache } from "./chunk-cache.ts";
 import { isAllZero, readChunks } from "./chunk-reader.ts";
 import { packKey } from "./repository/object-keys.ts";
+import { copyKey, quarantinedCopies } from "./repository/quarantine.ts";
 import type { PackWriter, Repository } from "./repository/repository.ts";
 import { ResumeLog } from "./resume-log.ts";
 import { deletePin, runsInProgress, writePin } from "./maintenance/coordination.ts";
@@ -104,6 +105,8 @@ export class SyncJob {
   #resume: ResumeLog | undefined;
   /** Chunks an interrupted attempt made durable, which this job references instead of storing again. */
   #reusedAtStart: ReadonlyMap<string, ChunkRef> = new Map();
+  /** Stored chunk copies verify found damaged: never inherited or reused, always stored again. */
+  #quarantined: ReadonlySet<string> = new Set();
   #pinnedAt: number | undefined;
 
   constructor(deps: SyncJobDeps, options: SyncJobOptions = {}) {
@@ -151,6 +154,7 @@ export class SyncJob {
     const snapshot = this.#requireSnapshot();
     const { repo } = this.#deps;
     this.#work = [];
+    this.#quarantined = await quarantinedCopies(repo.store);
     for (const disk of snapshot.disks) {
       const baseDisk = this.#basePoint?.disks.find((d) => d.disk === disk.id);
       const baseManifest =
@@ -169,7 +173,12 @@ export class SyncJob {
             };
       const allocation = await snapshot.allocation(disk.id);
       const token = snapshot.token(disk.id);
+      const baseMap =
+        this.#basePoint !== undefined && base !== undefined
+          ? await repo.resolveDiskMap(this.#basePoint, disk.id)
+          : undefined;
       const plan = planDisk({
+        ...(baseMap === undefined ? {} : { mustReread: this.#damagedPositions(baseMap) }),
         capacity: disk.capacity,
         chunkSize: repo.config.chunkSize,
         allocation,
@@ -181,10 +190,6 @@ export class SyncJob {
       if (plan.mode === "resync" && !plan.expected) {
         this.#warnings.push(`disk ${disk.id}: resynchronising by content hash because ${plan.resetReason}`);
       }
-      const baseMap =
-        this.#basePoint !== undefined && base !== undefined
-          ? await repo.resolveDiskMap(this.#basePoint, disk.id)
-          : undefined;
       this.#work.push({
         disk,
         plan,
@@ -235,8 +240,11 @@ export class SyncJob {
           if (baseRef !== undefined) work.delta.set(index, null);
         } else {
           const id = repo.chunkId(data);
-          if (baseRef === undefined || !equalIds(baseRef.id, id)) {
-            const known = cache.get(id);
+          const damaged = baseRef !== undefined && this.#quarantined.has(copyKey(baseRef));
+          if (baseRef === undefined || damaged || !equalIds(baseRef.id, id)) {
+            const cached = cache.get(id);
+            const known =
+              cached !== undefined && !this.#quarantined.has(copyKey(cached)) ? cached : undefined;
             if (known !== undefined) {
               work.delta.set(index, known);
             } else {
@@ -397,6 +405,16 @@ export class SyncJob {
       durationMs: clock.now() - this.#startedAt,
     };
     return { pointId: this.#result.point.id, seq };
+  }
+
+  /** Positions of the base whose stored copy is quarantined, so the planner reads them again. */
+  #damagedPositions(baseMap: ChunkMap): BlockMap | undefined {
+    if (this.#quarantined.size === 0) return undefined;
+    const damaged = new BlockMap(baseMap.chunkSize, baseMap.chunks);
+    for (const [index, ref] of baseMap.entries()) if (this.#quarantined.has(copyKey(ref))) damaged.add(index);
+    if (!damaged.isEmpty())
+      this.#warnings.push(`re-reading ${damaged.count()} chunks whose stored copy was found damaged`);
+    return damaged;
   }
 
   /** Releases the snapshot; called on every exit path. */

@@ -10,6 +10,7 @@ import type { ChunkRef } from "../domain/manifest.ts";
 import type { RestorePoint } from "../domain/restore-point.ts";
 import { idHex } from "./chunk-cache.ts";
 import { POINTS_PREFIX, packKey, parsePointKey } from "./repository/object-keys.ts";
+import { quarantineChunk } from "./repository/quarantine.ts";
 import type { Repository } from "./repository/repository.ts";
 
 export interface VerifyProblem {
@@ -23,14 +24,28 @@ export interface VerifyReport {
   readonly chunks: number;
   readonly packs: number;
   readonly chunksRehashed: number;
+  /** Damaged chunk copies recorded for self-heal (the next backup stores them again). */
+  readonly quarantined: number;
   readonly problems: readonly VerifyProblem[];
 }
 
-export async function verifyRepository(
-  repo: Repository,
-  options: { point?: { source: string; seq: number }; full?: boolean } = {},
-): Promise<VerifyReport> {
+export interface VerifyOptions {
+  readonly point?: { source: string; seq: number };
+  /** Read, decrypt and re-hash every referenced chunk. */
+  readonly full?: boolean;
+  /** Quarantine damaged chunks so the next backup heals them (needs write access). */
+  readonly quarantine?: boolean;
+  readonly now?: () => number;
+}
+
+export async function verifyRepository(repo: Repository, options: VerifyOptions = {}): Promise<VerifyReport> {
   const problems: VerifyProblem[] = [];
+  let quarantined = 0;
+  const damaged = async (ref: ChunkRef, reason: string) => {
+    if (options.quarantine !== true) return;
+    await quarantineChunk(repo.store, ref, reason, (options.now ?? Date.now)());
+    quarantined++;
+  };
   const record = (object: string, e: unknown) => {
     if (isLifeboatError(e)) problems.push({ object, code: e.code, message: e.message });
     else problems.push({ object, code: "INTERNAL", message: String(e) });
@@ -73,6 +88,7 @@ export async function verifyRepository(
       index = new Map((await repo.readPackIndex(key)).map((e) => [e.offset, e]));
     } catch (e) {
       record(key, e);
+      for (const ref of refs.values()) await damaged(ref, `pack index unreadable: ${(e as Error).message}`);
       continue;
     }
     for (const ref of refs.values()) {
@@ -83,6 +99,7 @@ export async function verifyRepository(
           code: "OBJECT_CORRUPT",
           message: `${key}: chunk ${idHex(ref.id)} at ${ref.offset}+${ref.length} is not in the pack's index`,
         });
+        await damaged(ref, "not in its pack's index");
         continue;
       }
       if (options.full === true) {
@@ -91,11 +108,12 @@ export async function verifyRepository(
           chunksRehashed++;
         } catch (e) {
           record(`${key}@${ref.offset}`, e);
+          await damaged(ref, (e as Error).message);
         }
       }
     }
   }
-  return { points: points.length, chunks, packs: byPack.size, chunksRehashed, problems };
+  return { points: points.length, chunks, packs: byPack.size, chunksRehashed, quarantined, problems };
 }
 
 async function listPointKeys(repo: Repository): Promise<Array<{ source: string; seq: number }>> {

@@ -459,7 +459,11 @@ export class Repository {
   }
 }
 
-async function openMasterKey(store: ObjectStore, password: string, repoId: string): Promise<Uint8Array> {
+export async function openMasterKey(
+  store: ObjectStore,
+  password: string,
+  repoId: string,
+): Promise<Uint8Array> {
   let readable = 0;
   const problems: string[] = [];
   for (const key of KEY_COPIES) {

@@ -162,3 +162,32 @@ describe("bad input is refused with a coded error and nothing written", () => {
     expect(clean.code, clean.stdout).toBe(0);
   });
 });
+
+describe("repository keys", () => {
+  it("changes the passphrase by re-wrapping the key, and exports the key for escrow", async () => {
+    const next = "a brand new passphrase";
+    const changed = await lifeboat(["repo", "passwd", "--repo", repo], {
+      ...env,
+      LIFEBOAT_NEW_PASSWORD: next,
+    });
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(errorCode(await lifeboat(["--json", "points", "--repo", repo], env))).toBe("PASSWORD_WRONG");
+    expect((await lifeboat(["--json", "verify", "--repo", repo], { LIFEBOAT_PASSWORD: next })).code).toBe(0);
+    const out = join(dir, "escrow.json");
+    const exported = await lifeboat(["repo", "export-key", "--repo", repo, "--out", out], {
+      LIFEBOAT_PASSWORD: next,
+    });
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(((await stat(out)).mode & 0o777).toString(8)).toBe("600");
+    expect(JSON.parse(await readFile(out, "utf8"))).toMatchObject({ format: "lifeboat-master-key-v1" });
+    const again = await lifeboat(["--json", "repo", "export-key", "--repo", repo, "--out", out], {
+      LIFEBOAT_PASSWORD: next,
+    });
+    expect(again.code).toBe(2);
+    const back = await lifeboat(["repo", "passwd", "--repo", repo], {
+      LIFEBOAT_PASSWORD: next,
+      LIFEBOAT_NEW_PASSWORD: env.LIFEBOAT_PASSWORD,
+    });
+    expect(back.code, back.stderr).toBe(0);
+  });
+});
