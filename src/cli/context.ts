@@ -3,17 +3,21 @@
 import { readFile } from "node:fs/promises";
 import pino from "pino";
 import { RetryingStore } from "../adapters/store-decorators/retrying-store.ts";
+import { ThrottledStore } from "../adapters/store-decorators/throttled-store.ts";
 import { FsStore } from "../adapters/store-fs/fs-store.ts";
 import { systemClock } from "../adapters/system/system-clock.ts";
 import { LifeboatError } from "../domain/errors.ts";
 import { Repository } from "../engine/repository/repository.ts";
 import type { Log } from "../ports/log.ts";
 import type { ObjectStore } from "../ports/object-store.ts";
+import { parseSize } from "./output.ts";
 
 export interface GlobalOptions {
   readonly json?: boolean;
   readonly passwordFile?: string;
   readonly logLevel?: string;
+  /** Bytes per second to and from the repository (e.g. "20M"). */
+  readonly bandwidthLimit?: string;
 }
 
 export function createLog(options: GlobalOptions): Log {
@@ -61,9 +65,30 @@ export async function openStore(
     });
     // A repository is only created on a server whose create-only writes hold (see create-only-probe.ts).
     if (create) await assertCreateOnlyHonoured(store, `the S3 server behind ${s3.location}`);
-    return store;
+    return throttled(store, options);
   }
-  return create ? FsStore.create(repo) : FsStore.open(repo);
+  return throttled(await (create ? FsStore.create(repo) : FsStore.open(repo)), options);
+}
+
+/** `--bandwidth-limit RATE`: one token bucket over every byte to and from the repository. */
+function throttled(store: ObjectStore, options: GlobalOptions): ObjectStore {
+  if (options.bandwidthLimit === undefined) return store;
+  let bytesPerSecond: number;
+  try {
+    bytesPerSecond = parseSize(options.bandwidthLimit);
+  } catch {
+    bytesPerSecond = Number.NaN;
+  }
+  if (!(bytesPerSecond > 0)) {
+    throw new LifeboatError(
+      "USAGE",
+      `--bandwidth-limit ${JSON.stringify(options.bandwidthLimit)} is not a rate`,
+      {
+        remedy: "Give bytes per second, e.g. --bandwidth-limit 20M (20 MiB/s).",
+      },
+    );
+  }
+  return new ThrottledStore(store, { clock: systemClock, bytesPerSecond });
 }
 
 export async function openRepository(repo: string, options: GlobalOptions): Promise<Repository> {

@@ -7,6 +7,7 @@ import { registerInspect } from "./commands/inspect.ts";
 import { registerPoints } from "./commands/points.ts";
 import { registerPrune } from "./commands/prune.ts";
 import { registerPreflight } from "./commands/preflight.ts";
+import { registerProxy } from "./commands/proxy.ts";
 import { registerRepo } from "./commands/repo.ts";
 import { registerRestore } from "./commands/restore.ts";
 import { registerServeNbd } from "./commands/serve-nbd.ts";
@@ -18,6 +19,7 @@ const program = new Command("lifeboat")
   .option("--json", "machine-readable output on stdout")
   .option("--password-file <file>", "repository passphrase file (or set LIFEBOAT_PASSWORD)")
   .option("--log-level <level>", "log level on stderr: debug, info, warn, error")
+  .option("--bandwidth-limit <rate>", "bytes per second to and from the repository, e.g. 20M")
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -30,6 +32,7 @@ registerVerify(program);
 registerPrune(program);
 registerSim(program);
 registerPreflight(program);
+registerProxy(program);
 registerInspect(program);
 
 try {

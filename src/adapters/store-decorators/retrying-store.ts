@@ -179,6 +179,8 @@ export class RetryingStore implements ObjectStore {
       throw Object.assign(
         new LifeboatError("STORE_IO", `${op} "${key}" failed ${attempt} times, giving up: ${detail}`, {
           cause: error,
+          // Keep the inner error's remedy: it knows the store (an unreachable endpoint names it).
+          ...(error instanceof LifeboatError ? { remedy: error.remedy } : {}),
         }),
         { retryable: false },
       );
