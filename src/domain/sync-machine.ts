@@ -190,6 +190,30 @@ const RESET_DURING_SYNC = {
   },
 } as const;
 
+/** The snapshot or the target was lost while planning or transferring: release, then settle. */
+const LOST_DURING_SYNC = {
+  SNAPSHOT_ABORTED: {
+    target: "releasing",
+    actions: {
+      type: "fail",
+      params: ({ event }: { event: SyncEvent }) => {
+        assertEvent(event, "SNAPSHOT_ABORTED");
+        return { code: SNAPSHOT_ABORTED, message: event.reason, retryable: true };
+      },
+    },
+  },
+  TARGET_ERROR: {
+    target: "releasing",
+    actions: {
+      type: "fail",
+      params: ({ event }: { event: SyncEvent }) => {
+        assertEvent(event, "TARGET_ERROR");
+        return { code: "TARGET_IO", message: event.message, retryable: event.retryable };
+      },
+    },
+  },
+} as const;
+
 export const syncMachine = setup({
   types: {
     context: {} as SyncContext,
@@ -386,24 +410,7 @@ export const syncMachine = setup({
       },
       on: {
         ...RESET_DURING_SYNC,
-        SNAPSHOT_ABORTED: {
-          target: "releasing",
-          actions: {
-            type: "fail",
-            params: ({ event }) => ({ code: SNAPSHOT_ABORTED, message: event.reason, retryable: true }),
-          },
-        },
-        TARGET_ERROR: {
-          target: "releasing",
-          actions: {
-            type: "fail",
-            params: ({ event }) => ({
-              code: "TARGET_IO",
-              message: event.message,
-              retryable: event.retryable,
-            }),
-          },
-        },
+        ...LOST_DURING_SYNC,
       },
     },
     transferring: {
@@ -420,24 +427,7 @@ export const syncMachine = setup({
       on: {
         ...RESET_DURING_SYNC,
         // Leaving the state stops the transfer actor (its AbortSignal fires) before we release.
-        SNAPSHOT_ABORTED: {
-          target: "releasing",
-          actions: {
-            type: "fail",
-            params: ({ event }) => ({ code: SNAPSHOT_ABORTED, message: event.reason, retryable: true }),
-          },
-        },
-        TARGET_ERROR: {
-          target: "releasing",
-          actions: {
-            type: "fail",
-            params: ({ event }) => ({
-              code: "TARGET_IO",
-              message: event.message,
-              retryable: event.retryable,
-            }),
-          },
-        },
+        ...LOST_DURING_SYNC,
       },
     },
     committing: {
