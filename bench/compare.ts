@@ -5,6 +5,7 @@
  */
 
 import { mkdir, rm, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { BLOCK, Dataset } from "./dataset.ts";
 import { applyMutation, ensureImage, resetBlocks, sameContent } from "./image-file.ts";
@@ -43,6 +44,8 @@ export interface Sample {
   readonly report?: BackupOutcome["report"];
   /** Restores only: the restored image equals the source image byte for byte. */
   readonly verified?: boolean;
+  /** The machine's 1-minute load average when the command ended (others share this machine). */
+  readonly load?: number;
 }
 
 export interface RepoSummary {
@@ -62,7 +65,7 @@ export interface CompareResult {
   readonly runs: number;
   readonly fractions: { zero: number; text: number; random: number };
   readonly mutations: ReadonlyArray<{ name: string; label: string; blocks: number; bytes: number }>;
-  readonly startup: readonly number[];
+  readonly startup: number[];
   readonly samples: Sample[];
   readonly repos: RepoSummary[];
 }
@@ -81,7 +84,12 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
     seed: options.seed,
     runs: options.runs,
     fractions: dataset.fractions(),
-    mutations: changes.map((m) => ({ name: m.name, label: m.label, blocks: m.blocks.length, bytes: m.blocks.length * BLOCK })),
+    mutations: changes.map((m) => ({
+      name: m.name,
+      label: m.label,
+      blocks: m.blocks.length,
+      bytes: m.blocks.length * BLOCK,
+    })),
     startup: [],
     samples: [],
     repos: [],
@@ -134,7 +142,9 @@ async function oneRun(
     for (const tool of rotate(all)) {
       const sample = await backupSample(run, `incr:${mutation.name}`, tool, { seq: i + 2, extentsFile });
       result.samples.push(sample);
-      options.log(`  ${mutation.name} ${tool.id}: ${sample.wallS.toFixed(2)} s, +${(sample.storedBytes / 1e6).toFixed(1)} MB`);
+      options.log(
+        `  ${mutation.name} ${tool.id}: ${sample.wallS.toFixed(2)} s, +${(sample.storedBytes / 1e6).toFixed(1)} MB`,
+      );
     }
   }
 
@@ -153,8 +163,11 @@ async function oneRun(
       peakRssMiB: measurement.peakRssMiB,
       storedBytes: 0,
       verified,
+      load: loadavg()[0] as number,
     });
-    options.log(`  restore ${tool.id}: ${measurement.wallS.toFixed(2)} s, ${verified ? "bit-exact" : "DIFFERS"}`);
+    options.log(
+      `  restore ${tool.id}: ${measurement.wallS.toFixed(2)} s, ${verified ? "bit-exact" : "DIFFERS"}`,
+    );
   }
   await rm(target, { recursive: true, force: true });
 
@@ -171,7 +184,12 @@ async function oneRun(
   }
 }
 
-async function backupSample(run: number, scenario: string, tool: BackupTool, step: { seq: number; extentsFile?: string }): Promise<Sample> {
+async function backupSample(
+  run: number,
+  scenario: string,
+  tool: BackupTool,
+  step: { seq: number; extentsFile?: string },
+): Promise<Sample> {
   const before = await tool.usage();
   const outcome = await tool.backup(step);
   const after = await tool.usage();
@@ -184,6 +202,7 @@ async function backupSample(run: number, scenario: string, tool: BackupTool, ste
     cpuS: m.cpuS,
     peakRssMiB: m.peakRssMiB,
     storedBytes: after.bytes - before.bytes,
+    load: loadavg()[0] as number,
     ...(outcome.report === undefined ? {} : { report: outcome.report }),
   };
 }

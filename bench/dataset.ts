@@ -57,7 +57,12 @@ export class Dataset {
    * Writes block `index` of `generation` (0 = the original image) into `out` (BLOCK bytes). A
    * mutation passes the kind it draws for the rewritten block.
    */
-  fill(out: Buffer, index: number, generation: number, kind: BlockKind = this.kinds[index] as BlockKind): void {
+  fill(
+    out: Buffer,
+    index: number,
+    generation: number,
+    kind: BlockKind = this.kinds[index] as BlockKind,
+  ): void {
     if (kind === BlockKind.Zero) {
       this.#zeros.copy(out, 0, 0, BLOCK);
     } else if (kind === BlockKind.Random) {
@@ -89,10 +94,11 @@ export class Dataset {
 function layout(seed: number, blocks: number): Uint8Array {
   const prng = new Prng(`lifeboat-bench/${seed}/layout`);
   const kinds = new Uint8Array(blocks);
-  for (let at = 0; at < blocks; ) {
+  for (let at = 0; at < blocks;) {
     const run = Math.min(prng.int(1, MAX_RUN + 1), blocks - at);
     const roll = prng.next();
-    const kind = roll < MIX.zero ? BlockKind.Zero : roll < MIX.zero + MIX.text ? BlockKind.Text : BlockKind.Random;
+    const kind =
+      roll < MIX.zero ? BlockKind.Zero : roll < MIX.zero + MIX.text ? BlockKind.Text : BlockKind.Random;
     kinds.fill(kind, at, at + run);
     at += run;
   }

@@ -18,9 +18,9 @@ export interface Machine {
 export async function describeMachine(): Promise<Machine> {
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
   const flags = /^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.split(" ") ?? [];
-  const version = async (command: string) => {
-    const out = await run(command, ["--version"]).catch(() => undefined);
-    return out?.code === 0 ? out.stdout.trim().split("\n")[0] ?? "" : "not installed";
+  const version = async (command: string, args: string[]) => {
+    const out = await run(command, args).catch(() => undefined);
+    return out?.code === 0 ? (out.stdout.trim().split("\n")[0] ?? "") : "not installed";
   };
   return {
     cpu: cpus()[0]?.model ?? "unknown",
@@ -29,7 +29,7 @@ export async function describeMachine(): Promise<Machine> {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     kernel: release(),
     node: process.version,
-    restic: await version("restic"),
-    borg: await version("borg"),
+    restic: await version("restic", ["version"]),
+    borg: await version("borg", ["--version"]),
   };
 }

@@ -45,14 +45,11 @@ export async function measure(spec: RunSpec): Promise<Measurement> {
   const report = join(dir, "rusage");
   try {
     const started = process.hrtime.bigint();
-    const { code, stdout, stderr } = await run(GNU_TIME, [
-      "-f",
-      "%e %U %S %M",
-      "-o",
-      report,
-      spec.command,
-      ...spec.args,
-    ], spec);
+    const { code, stdout, stderr } = await run(
+      GNU_TIME,
+      ["-f", "%e %U %S %M", "-o", report, spec.command, ...spec.args],
+      spec,
+    );
     const wallS = Number(process.hrtime.bigint() - started) / 1e9;
     if (code !== 0) {
       throw new LifeboatError(

@@ -39,7 +39,8 @@ export function mutations(seed: number, blocks: number): Mutation[] {
   return MUTATION_SPECS.map((spec, i) => {
     const prng = new Prng(`lifeboat-bench/${seed}/mutation/${spec.name}`);
     const count = Math.max(1, Math.round(blocks * spec.share));
-    const chosen = spec.extents === 0 ? scattered(prng, blocks, count) : extents(prng, blocks, count, spec.extents);
+    const chosen =
+      spec.extents === 0 ? scattered(prng, blocks, count) : extents(prng, blocks, count, spec.extents);
     return {
       name: spec.name,
       label: spec.label,
@@ -77,7 +78,7 @@ function extents(prng: Prng, blocks: number, count: number, n: number): number[]
 export function changedExtentsText(mutation: Mutation): string {
   const lines: string[] = [];
   const blocks = mutation.blocks;
-  for (let i = 0; i < blocks.length; ) {
+  for (let i = 0; i < blocks.length;) {
     let j = i + 1;
     while (j < blocks.length && blocks[j] === (blocks[j - 1] as number) + 1) j++;
     lines.push(`${(blocks[i] as number) * BLOCK} ${(j - i) * BLOCK}`);

@@ -40,7 +40,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     .option("--runs <n>", "runs per measurement; the report shows medians (default 5, --quick 1)")
     .option("--size <size>", "image size, 256M…8G (default 2G, --quick 256M)")
     .option("--seed <n>", "data generator seed", "1")
-    .option("--work <dir>", "scratch directory for images, repositories and restores", join(tmpdir(), "lifeboat-bench"))
+    .option(
+      "--work <dir>",
+      "scratch directory for images, repositories and restores",
+      join(tmpdir(), "lifeboat-bench"),
+    )
     .option("--tools <list>", "tools to compare", TOOLS.join(","))
     .option("--out <file>", "Markdown report (default BENCHMARKS.md; --quick: WORK/BENCHMARKS.quick.md)")
     .exitOverride()
@@ -51,15 +55,25 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     if (e instanceof CommanderError && e.exitCode === 0) process.exit(0);
     throw new LifeboatError("USAGE", e instanceof Error ? e.message : String(e), { cause: e });
   }
-  const o = program.opts<{ quick?: boolean; runs?: string; size?: string; seed: string; work: string; tools: string; out?: string }>();
+  const o = program.opts<{
+    quick?: boolean;
+    runs?: string;
+    size?: string;
+    seed: string;
+    work: string;
+    tools: string;
+    out?: string;
+  }>();
   const quick = o.quick === true;
   const suites = program.args.length > 0 ? program.args : quick ? ["compare"] : ["compare", "scale"];
   for (const s of suites) {
-    if (!SUITES.includes(s as Suite)) usage(`unknown suite ${JSON.stringify(s)}`, `Name suites from: ${SUITES.join(", ")}.`);
+    if (!SUITES.includes(s as Suite))
+      usage(`unknown suite ${JSON.stringify(s)}`, `Name suites from: ${SUITES.join(", ")}.`);
   }
   const tools = o.tools.split(",").map((t) => t.trim());
   for (const t of tools) {
-    if (!TOOLS.includes(t as Tool)) usage(`unknown tool ${JSON.stringify(t)}`, `List tools from: ${TOOLS.join(", ")}.`);
+    if (!TOOLS.includes(t as Tool))
+      usage(`unknown tool ${JSON.stringify(t)}`, `List tools from: ${TOOLS.join(", ")}.`);
   }
   if (!tools.includes("lifeboat")) usage("--tools must include lifeboat", "Add lifeboat to --tools.");
   const runs = integer(o.runs ?? (quick ? "1" : "5"), "--runs", 1, 100);
@@ -97,7 +111,11 @@ function sizeOption(text: string): number {
 
 function integer(text: string, name: string, min: number, max: number): number {
   const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) usage(`${name} ${JSON.stringify(text)} must be an integer in ${min}…${max}`, `Give ${name} a whole number from ${min} to ${max}.`);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    usage(
+      `${name} ${JSON.stringify(text)} must be an integer in ${min}…${max}`,
+      `Give ${name} a whole number from ${min} to ${max}.`,
+    );
   return n;
 }
 

@@ -29,8 +29,19 @@ async function main(): Promise<void> {
         ? await runCompare({ ...options, log })
         : suite === "scale"
           ? await runScale({ runs: options.runs, quick: options.quick, work: options.work, log })
-          : await runProfile({ size: options.size, seed: options.seed, work: options.work, log });
-    const stamped = { ...result, machine, date: new Date().toISOString(), seconds: (Date.now() - started) / 1000 };
+          : await runProfile({
+              size: options.size,
+              seed: options.seed,
+              runs: options.runs,
+              work: options.work,
+              log,
+            });
+    const stamped = {
+      ...result,
+      machine,
+      date: new Date().toISOString(),
+      seconds: (Date.now() - started) / 1000,
+    };
     await writeFile(join(options.results, `${suite}.json`), `${JSON.stringify(stamped, null, 1)}\n`);
     log(`== ${suite} took ${stamped.seconds.toFixed(0)} s`);
   }

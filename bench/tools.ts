@@ -64,7 +64,9 @@ export class LifeboatTool implements BackupTool {
   }
 
   async init(): Promise<void> {
-    await runOrThrow(process.execPath, [LIFEBOAT_BIN, "repo", "init", "--repo", this.repo], { env: this.#env() });
+    await runOrThrow(process.execPath, [LIFEBOAT_BIN, "repo", "init", "--repo", this.repo], {
+      env: this.#env(),
+    });
   }
 
   /** Takes over another Lifeboat's repository and state (so both variants share one full backup). */
@@ -83,7 +85,11 @@ export class LifeboatTool implements BackupTool {
       if (this.#lastPoint === undefined) throw new LifeboatError("INTERNAL", "incremental before a full");
       args.push("--changed-extents", step.extentsFile, "--base", this.#lastPoint);
     }
-    const measurement = await measure({ command: process.execPath, args: [LIFEBOAT_BIN, ...args], env: this.#env() });
+    const measurement = await measure({
+      command: process.execPath,
+      args: [LIFEBOAT_BIN, ...args],
+      env: this.#env(),
+    });
     const result = JSON.parse(measurement.stdout) as {
       point: { id: string };
       mode: string;
@@ -102,7 +108,17 @@ export class LifeboatTool implements BackupTool {
     const restored = join(targetDir, "lifeboat.img");
     const measurement = await measure({
       command: process.execPath,
-      args: [LIFEBOAT_BIN, "--json", "restore", "--repo", this.repo, "--point", this.#lastPoint, "--to", restored],
+      args: [
+        LIFEBOAT_BIN,
+        "--json",
+        "restore",
+        "--repo",
+        this.repo,
+        "--point",
+        this.#lastPoint,
+        "--to",
+        restored,
+      ],
       env: this.#env(),
     });
     return { measurement, restored };
@@ -167,7 +183,12 @@ export class ResticTool implements BackupTool {
   }
 
   #env(): NodeJS.ProcessEnv {
-    return { ...process.env, RESTIC_PASSWORD: PASSWORD, RESTIC_CACHE_DIR: this.#cache, RESTIC_COMPRESSION: "auto" };
+    return {
+      ...process.env,
+      RESTIC_PASSWORD: PASSWORD,
+      RESTIC_CACHE_DIR: this.#cache,
+      RESTIC_COMPRESSION: "auto",
+    };
   }
 }
 

@@ -153,7 +153,9 @@ export async function replicatePoint(
         }
       } else {
         await flushZeros();
-        pending.push({ index, data: repo.readChunk(ref) });
+        const data = repo.readChunk(ref);
+        data.catch(() => undefined); // awaited in order below; an early failure is not unhandled
+        pending.push({ index, data });
         if (pending.length >= inFlight) await writeNext();
       }
       options.onProgress?.(++done, total);
@@ -170,7 +172,7 @@ export async function replicatePoint(
     await flushZeros();
     await target.flush();
   } finally {
-    for (const p of pending) p.data.catch(() => undefined);
+    pending.length = 0;
   }
   await state.write(key, { ...base, seq: point.seq } satisfies ReplicaRecord);
   return {

@@ -2,6 +2,7 @@
 
 import { Command, CommanderError } from "commander";
 import { isLifeboatError, LifeboatError } from "../domain/errors.ts";
+import { registerAgent } from "./commands/agent.ts";
 import { registerBackup } from "./commands/backup.ts";
 import { registerInspect } from "./commands/inspect.ts";
 import { registerPoints } from "./commands/points.ts";
@@ -34,6 +35,7 @@ registerSim(program);
 registerPreflight(program);
 registerProxy(program);
 registerInspect(program);
+registerAgent(program);
 
 try {
   await program.parseAsync(process.argv);

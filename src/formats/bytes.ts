@@ -119,13 +119,7 @@ export class Fields {
     const b = this.slice(o, 16);
     const hex = (i: number) => (b[i] as number).toString(16).padStart(2, "0");
     const part = (idx: number[]) => idx.map(hex).join("");
-    return [
-      part([3, 2, 1, 0]),
-      part([5, 4]),
-      part([7, 6]),
-      part([8, 9]),
-      part([10, 11, 12, 13, 14, 15]),
-    ]
+    return [part([3, 2, 1, 0]), part([5, 4]), part([7, 6]), part([8, 9]), part([10, 11, 12, 13, 14, 15])]
       .join("-")
       .toUpperCase();
   }
@@ -158,11 +152,19 @@ export function confinedReader(
       offset + length > limit
     ) {
       return Promise.reject(
-        new LifeboatError(code, `${what}: read of ${length} bytes at ${offset} lies outside its ${limit} bytes`),
+        new LifeboatError(
+          code,
+          `${what}: read of ${length} bytes at ${offset} lies outside its ${limit} bytes`,
+        ),
       );
     }
     return read(base + offset, length);
   };
+}
+
+/** A copy of bytes [start, end): Buffer.slice would return a view, and parsers must never write into a caller's buffer. */
+export function copyBytes(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array {
+  return new Uint8Array(bytes.subarray(start, end));
 }
 
 export function isAllZero(bytes: Uint8Array): boolean {

@@ -71,24 +71,27 @@ Outcome SnapshotSession::Create(const std::vector<std::u16string>& volumes, cons
 Outcome SnapshotSession::Close(bool succeeded) {
   if (stage_ == Stage::kClosed) return Outcome::Success();
   Outcome outcome;
+  bool completed = false;
   if (stage_ == Stage::kSnapshotsTaken && succeeded) {
     const HResult hr = api_->BackupComplete();
     if (Failed(hr)) outcome = Outcome::Failure("BackupComplete", hr);
+    completed = !Failed(hr);
   }
-  Undo(&outcome);
+  Undo(&outcome, completed);
   return outcome;
 }
 
 Outcome SnapshotSession::Fail(const char* step, HResult hr) {
   Outcome outcome = Outcome::Failure(step, hr);
-  Undo(&outcome);
+  Undo(&outcome, false);
   return outcome;
 }
 
 // Unwinds whatever stage was reached. Order matters: abort before delete (so writers thaw and
 // forget the backup), delete before release (so nothing outlives the requester even if a provider
-// keeps non-persistent copies past the release).
-void SnapshotSession::Undo(Outcome* outcome) {
+// keeps non-persistent copies past the release). `completed`: BackupComplete succeeded, so there is
+// nothing to abort.
+void SnapshotSession::Undo(Outcome* outcome, bool completed) {
   auto note = [outcome](const char* step, HResult hr) {
     if (Failed(hr)) {
       char text[64];
@@ -96,7 +99,6 @@ void SnapshotSession::Undo(Outcome* outcome) {
       outcome->cleanup_failures.emplace_back(text);
     }
   };
-  const bool completed = outcome->ok && stage_ == Stage::kSnapshotsTaken;
   if (stage_ == Stage::kSetStarted || stage_ == Stage::kSnapshotsTaken) {
     if (!completed) note("AbortBackup", api_->AbortBackup());
     const HResult hr = api_->DeleteSnapshotSet(set_id_);

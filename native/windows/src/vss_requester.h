@@ -126,7 +126,7 @@ class SnapshotSession {
   enum class Stage { kNone, kCreated, kSetStarted, kSnapshotsTaken, kClosed };
 
   Outcome Fail(const char* step, HResult hr);
-  void Undo(Outcome* outcome);
+  void Undo(Outcome* outcome, bool completed);
 
   std::unique_ptr<VssApi> api_;
   Stage stage_ = Stage::kNone;

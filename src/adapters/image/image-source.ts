@@ -12,6 +12,8 @@ import type { Disk } from "../../domain/disk.ts";
 import { LifeboatError } from "../../domain/errors.ts";
 import type { ChangeReset } from "../../domain/snapshot.ts";
 import type { Source, SourceSnapshot } from "../../ports/source.ts";
+import { buildAllocatedMap } from "../../formats/disk-layout/allocated-map.ts";
+import { assertSupportedLayout, layoutWarnings } from "../../formats/disk-layout/disk-layout.ts";
 import { deviceSize } from "./device-size.ts";
 
 export class ImageSource implements Source {
@@ -48,7 +50,14 @@ export class ImageSource implements Source {
 
   async openSnapshot(): Promise<SourceSnapshot> {
     const handle = await open(this.path, "r");
-    return new ImageReader(this.path, this.disk, handle);
+    const reader = new ImageReader(this.path, this.disk, handle);
+    try {
+      await reader.readLayout();
+    } catch (e) {
+      await reader.release();
+      throw e;
+    }
+    return reader;
   }
 }
 
@@ -57,8 +66,9 @@ class ImageReader implements SourceSnapshot {
   readonly takenAt = Date.now();
   readonly consistency = "none" as const;
   readonly disks: readonly Disk[];
-  readonly warnings: readonly string[];
+  readonly warnings: string[];
   #handle: FileHandle | undefined;
+  #allocation: BlockMap | null = null;
 
   constructor(
     readonly path: string,
@@ -91,8 +101,22 @@ class ImageReader implements SourceSnapshot {
     return buffer;
   }
 
+  /**
+   * Reads the partition table and file systems once, at the snapshot's start: trusted NTFS volumes
+   * count by $Bitmap, everything else (tables, gaps, other file systems) whole.
+   */
+  async readLayout(): Promise<void> {
+    const { layout, map } = await buildAllocatedMap(
+      (o, n) => this.read(this.disk.id, o, n),
+      this.disk.capacity,
+    );
+    assertSupportedLayout(layout);
+    this.#allocation = map;
+    this.warnings.push(...layoutWarnings(layout).map((w) => `${this.path}: ${w}`));
+  }
+
   async allocation(): Promise<BlockMap | null> {
-    return null;
+    return this.#allocation;
   }
 
   async changes(): Promise<BlockMap | ChangeReset> {

@@ -27,9 +27,11 @@ export class ByteStream {
   #buffered = 0;
   #waiter: Waiter | undefined;
   #closed: Error | undefined;
+  #drain: Promise<void> | undefined;
   readonly #onData = (chunk: Buffer) => this.#push(chunk);
   readonly #onEnd = () => this.#fail(new ConnectionClosedError("the peer closed the connection"));
-  readonly #onError = (e: Error) => this.#fail(new ConnectionClosedError(`connection failed: ${e.message}`, { cause: e }));
+  readonly #onError = (e: Error) =>
+    this.#fail(new ConnectionClosedError(`connection failed: ${e.message}`, { cause: e }));
 
   constructor(socket: Socket, highWater = 4 << 20) {
     this.socket = socket;
@@ -66,16 +68,19 @@ export class ByteStream {
   /** Waits until the socket's write queue is below its high-water mark. */
   drained(): Promise<void> {
     if (!this.socket.writableNeedDrain) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
+    // One waiter for all writers, however many are blocked (one listener pair, not one per writer).
+    this.#drain ??= new Promise<void>((resolve, reject) => {
       const done = () => {
         this.socket.off("drain", done);
         this.socket.off("close", done);
+        this.#drain = undefined;
         if (this.#closed !== undefined) reject(this.#closed);
         else resolve();
       };
       this.socket.on("drain", done);
       this.socket.on("close", done);
     });
+    return this.#drain;
   }
 
   /** Stops consuming the socket (before handing it to TLS); nothing may be buffered. */
@@ -127,7 +132,8 @@ export class ByteStream {
       }
     }
     this.#buffered -= n;
-    if (this.socket.isPaused() && this.#buffered <= this.#highWater && this.#closed === undefined) this.socket.resume();
+    if (this.socket.isPaused() && this.#buffered <= this.#highWater && this.#closed === undefined)
+      this.socket.resume();
     return out;
   }
 

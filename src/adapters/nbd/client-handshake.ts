@@ -93,7 +93,10 @@ export async function negotiate(
       const reply = await readReply(stream, Option.SET_META_CONTEXT);
       if (reply.type === OptionReply.META_CONTEXT) {
         const { id, name } = decodeMetaContextReply(reply.data);
-        check(wantedContexts.includes(name), `the server granted meta context ${name}, which was not asked for`);
+        check(
+          wantedContexts.includes(name),
+          `the server granted meta context ${name}, which was not asked for`,
+        );
         metaContexts.set(name, id);
         continue;
       }
@@ -119,7 +122,8 @@ export async function negotiate(
       continue;
     }
     if (reply.type === OptionReply.ACK) break;
-    if (reply.type === OptionReply.ERR_UNSUP) return legacyExportName(stream, address, noZeroes, structuredReplies);
+    if (reply.type === OptionReply.ERR_UNSUP)
+      return legacyExportName(stream, address, noZeroes, structuredReplies);
     throw await goRefused(stream, address, reply);
   }
   check(size !== undefined, "the server finished GO without NBD_INFO_EXPORT");
@@ -181,7 +185,8 @@ async function goRefused(stream: ByteStream, address: NbdAddress, reply: Reply):
   }
   if (reply.type === OptionReply.ERR_UNKNOWN) {
     const offered = await listExports(stream).catch(() => [] as string[]);
-    const list = offered.length === 0 ? "" : ` (it offers: ${offered.map((n) => JSON.stringify(n)).join(", ")})`;
+    const list =
+      offered.length === 0 ? "" : ` (it offers: ${offered.map((n) => JSON.stringify(n)).join(", ")})`;
     return new LifeboatError(
       "NBD_EXPORT_NOT_FOUND",
       `${where}: the server has no export ${JSON.stringify(address.exportName)}${list}`,

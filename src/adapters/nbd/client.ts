@@ -1,43 +1,19 @@
 /**
- * An NBD client connection in the transmission phase: pipelined requests matched to replies by
- * handle, simple and structured replies, per-request timeouts. Every reply is checked against the
- * request it answers (a data chunk outside the read, a status for a context never negotiated, a
- * reply to an unknown handle) and a violation ends the connection with the reason logged.
+ * An NBD client connection in the transmission phase: pipelined requests (bounded in number) with
+ * per-request timeouts; replies are matched and checked by client-replies.ts, and a protocol
+ * violation ends the connection with the reason logged.
  */
 
 import { isLifeboatError, LifeboatError } from "../../domain/errors.ts";
 import { check, Limits, NbdProtocolError } from "../../formats/nbd/limits.ts";
-import { Command, errnoName, ReplyFlag, ReplyType, TransmissionFlag } from "../../formats/nbd/protocol.ts";
-import {
-  decodeBlockStatus,
-  decodeHole,
-  decodeOffset,
-  decodeReplyError,
-  decodeSimpleReply,
-  decodeStructuredHeader,
-  encodeRequest,
-  replyKind,
-  type StatusExtent,
-} from "../../formats/nbd/transmission.ts";
+import { Command, TransmissionFlag } from "../../formats/nbd/protocol.ts";
+import { encodeRequest, type StatusExtent } from "../../formats/nbd/transmission.ts";
 import { displayNbdUri, type NbdAddress } from "../../formats/nbd/uri.ts";
 import { type Log, silentLog } from "../../ports/log.ts";
 import { ByteStream, ConnectionClosedError } from "./byte-stream.ts";
 import { type BlockSizes, negotiate } from "./client-handshake.ts";
+import { NbdRequestError, type Pending, ReplyReader } from "./client-replies.ts";
 import { openSocket } from "./connect.ts";
-
-/** The server answered a request with an error (EIO, ENOSPC…); the connection is still good. */
-export class NbdRequestError extends Error {
-  constructor(
-    readonly errno: number,
-    readonly command: string,
-    readonly offset: number,
-    readonly length: number,
-    detail: string,
-  ) {
-    super(`${command} ${offset}+${length} failed: ${errnoName(errno)}${detail === "" ? "" : ` (${detail})`}`);
-    this.name = "NbdRequestError";
-  }
-}
 
 export interface NbdClientOptions {
   /** Meta contexts to negotiate (base:allocation, qemu:dirty-bitmap:NAME). */
@@ -46,20 +22,6 @@ export interface NbdClientOptions {
   /** Requests outstanding at once on this connection. */
   readonly maxInFlight?: number;
   readonly log?: Log;
-}
-
-interface Pending {
-  readonly command: string;
-  readonly type: number;
-  readonly offset: number;
-  readonly length: number;
-  readonly buffer?: Buffer;
-  readonly covered: Array<[number, number]>;
-  readonly status: Map<number, StatusExtent[]>;
-  error?: { errno: number; message: string };
-  readonly resolve: (value: Buffer | Map<number, StatusExtent[]> | undefined) => void;
-  readonly reject: (e: Error) => void;
-  timer?: NodeJS.Timeout;
 }
 
 const NAMES: Record<number, string> = {
@@ -192,10 +154,16 @@ export class NbdClient {
   ): Promise<Buffer | Map<number, StatusExtent[]> | undefined> {
     const command = NAMES[type] ?? `command ${type}`;
     if (offset < 0 || length < 0 || offset + length > this.size) {
-      throw new LifeboatError("INTERNAL", `${command} ${offset}+${length} outside the export of ${this.size} bytes`);
+      throw new LifeboatError(
+        "INTERNAL",
+        `${command} ${offset}+${length} outside the export of ${this.size} bytes`,
+      );
     }
     if ((type === Command.READ || type === Command.WRITE) && length > this.maxRequest) {
-      throw new LifeboatError("INTERNAL", `${command} of ${length} bytes exceeds the export's maximum ${this.maxRequest}`);
+      throw new LifeboatError(
+        "INTERNAL",
+        `${command} of ${length} bytes exceeds the export's maximum ${this.maxRequest}`,
+      );
     }
     await this.#slot();
     if (this.#failure !== undefined) {
@@ -261,103 +229,21 @@ export class NbdClient {
   }
 
   async #readLoop(): Promise<void> {
+    const replies = new ReplyReader(
+      this.#stream,
+      this.#pending,
+      [...this.#contexts.values()],
+      this.structuredReplies,
+    );
     try {
-      for (;;) {
-        const magic = await this.#stream.read(4);
-        const { kind, headerBytes } = replyKind(magic);
-        const header = Buffer.concat([magic, await this.#stream.read(headerBytes - 4)]);
-        if (kind === "simple") await this.#simpleReply(header);
-        else await this.#structuredChunk(header);
-      }
+      for (;;) await replies.next();
     } catch (e) {
       if (this.#closing && e instanceof ConnectionClosedError && this.#pending.size === 0) return;
       const error = asLifeboatError(e, this.where, "in transmission");
-      if (error.code === "NBD_PROTOCOL") this.#log.error({ peer: this.where, reason: error.message }, "closing NBD connection");
+      if (error.code === "NBD_PROTOCOL")
+        this.#log.error({ peer: this.where, reason: error.message }, "closing NBD connection");
       this.#fail(error);
     }
-  }
-
-  async #simpleReply(header: Buffer): Promise<void> {
-    const { error, handle } = decodeSimpleReply(header);
-    const p = this.#pending.get(handle);
-    check(p !== undefined, `simple reply to unknown handle ${handle}`);
-    check(p.covered.length === 0 && p.status.size === 0, `simple reply to ${p.command} after structured chunks`);
-    if (error !== 0) return p.reject(new NbdRequestError(error, p.command, p.offset, p.length, ""));
-    if (p.type === Command.READ) {
-      const data = await this.#stream.read(p.length);
-      data.copy(p.buffer as Buffer);
-      return p.resolve(p.buffer);
-    }
-    check(p.type !== Command.BLOCK_STATUS, "simple reply without error to BLOCK_STATUS");
-    p.resolve(undefined);
-  }
-
-  async #structuredChunk(header: Buffer): Promise<void> {
-    check(this.structuredReplies, "structured reply that was never negotiated");
-    const h = decodeStructuredHeader(header);
-    const p = this.#pending.get(h.handle);
-    check(p !== undefined, `structured reply to unknown handle ${h.handle}`);
-    check(p.covered.length < 65_536, `${p.command}: too many reply chunks`);
-    if (h.type === ReplyType.OFFSET_DATA) {
-      check(p.type === Command.READ, `data chunk in reply to ${p.command}`);
-      const offset = decodeOffset(await this.#stream.read(8));
-      const length = h.length - 8;
-      this.#cover(p, offset, length);
-      const data = await this.#stream.read(length);
-      data.copy(p.buffer as Buffer, offset - p.offset);
-    } else if (h.type === ReplyType.OFFSET_HOLE) {
-      check(p.type === Command.READ, `hole chunk in reply to ${p.command}`);
-      const hole = decodeHole(await this.#stream.read(h.length));
-      this.#cover(p, hole.offset, hole.length);
-      (p.buffer as Buffer).fill(0, hole.offset - p.offset, hole.offset - p.offset + hole.length);
-    } else if (h.type === ReplyType.BLOCK_STATUS) {
-      check(p.type === Command.BLOCK_STATUS, `block status chunk in reply to ${p.command}`);
-      const { contextId, extents } = decodeBlockStatus(await this.#stream.read(h.length));
-      check([...this.#contexts.values()].includes(contextId), `block status for unnegotiated context ${contextId}`);
-      check(!p.status.has(contextId), `two block status chunks for context ${contextId}`);
-      p.status.set(contextId, extents);
-    } else if (h.type === ReplyType.NONE) {
-      check((h.flags & ReplyFlag.DONE) !== 0, "NBD_REPLY_TYPE_NONE without the DONE flag");
-    } else if ((h.type & (1 << 15)) !== 0) {
-      const payload = await this.#stream.read(h.length);
-      const known = h.type === ReplyType.ERROR || h.type === ReplyType.ERROR_OFFSET;
-      const err = known ? decodeReplyError(h.type, payload) : { error: 5, message: `error type ${h.type}` };
-      check(err.error !== 0, "error chunk with error 0");
-      p.error ??= { errno: err.error, message: err.message };
-    } else {
-      throw new NbdProtocolError(`unknown structured reply type ${h.type}`);
-    }
-    if ((h.flags & ReplyFlag.DONE) === 0) return;
-    if (p.error !== undefined) {
-      return p.reject(new NbdRequestError(p.error.errno, p.command, p.offset, p.length, p.error.message));
-    }
-    if (p.type === Command.READ) {
-      this.#checkCoverage(p);
-      return p.resolve(p.buffer);
-    }
-    if (p.type === Command.BLOCK_STATUS) {
-      check(p.status.size > 0, "BLOCK_STATUS finished without any status");
-      return p.resolve(p.status);
-    }
-    p.resolve(undefined);
-  }
-
-  #cover(p: Pending, offset: number, length: number): void {
-    check(
-      offset >= p.offset && offset + length <= p.offset + p.length,
-      `${p.command} ${p.offset}+${p.length}: reply chunk ${offset}+${length} lies outside it`,
-    );
-    p.covered.push([offset, offset + length]);
-  }
-
-  #checkCoverage(p: Pending): void {
-    const ranges = p.covered.sort((a, b) => a[0] - b[0]);
-    let end = p.offset;
-    for (const [s, e] of ranges) {
-      check(s === end, s < end ? `READ reply chunks overlap at ${s}` : `READ reply leaves ${end}+${s - end} unanswered`);
-      end = e;
-    }
-    check(end === p.offset + p.length, `READ reply leaves ${end}+${p.offset + p.length - end} unanswered`);
   }
 
   /** Ends the connection: every outstanding and later request fails with `error`. */
@@ -376,12 +262,20 @@ export class NbdClient {
 export function asLifeboatError(e: unknown, where: string, when: string): LifeboatError {
   if (isLifeboatError(e)) return e;
   if (e instanceof NbdProtocolError) {
-    return new LifeboatError("NBD_PROTOCOL", `${where}: protocol violation ${when}: ${e.reason}`, { cause: e });
+    return new LifeboatError("NBD_PROTOCOL", `${where}: protocol violation ${when}: ${e.reason}`, {
+      cause: e,
+    });
   }
   if (e instanceof ConnectionClosedError) {
     return new LifeboatError("NBD_CONNECT", `${where}: connection lost ${when}: ${e.message}`, { cause: e });
   }
-  return new LifeboatError("NBD_CONNECT", `${where}: ${when}: ${e instanceof Error ? e.message : String(e)}`, {
-    cause: e,
-  });
+  return new LifeboatError(
+    "NBD_CONNECT",
+    `${where}: ${when}: ${e instanceof Error ? e.message : String(e)}`,
+    {
+      cause: e,
+    },
+  );
 }
+
+export { NbdRequestError };

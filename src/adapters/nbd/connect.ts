@@ -18,7 +18,10 @@ export async function openSocket(address: NbdAddress, timeoutMs: number): Promis
     const timer = setTimeout(() => {
       socket.destroy();
       reject(
-        new LifeboatError("NBD_CONNECT", `cannot connect to ${where}: no answer within ${timeoutMs / 1000} s`),
+        new LifeboatError(
+          "NBD_CONNECT",
+          `cannot connect to ${where}: no answer within ${timeoutMs / 1000} s`,
+        ),
       );
     }, timeoutMs);
     socket.once("connect", () => {
@@ -50,7 +53,12 @@ export async function upgradeToTls(raw: Socket, address: NbdAddress, timeoutMs: 
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new LifeboatError("NBD_CONNECT", `TLS handshake with ${where} did not finish within ${timeoutMs / 1000} s`));
+      reject(
+        new LifeboatError(
+          "NBD_CONNECT",
+          `TLS handshake with ${where} did not finish within ${timeoutMs / 1000} s`,
+        ),
+      );
     }, timeoutMs);
     socket.once("secureConnect", () => {
       clearTimeout(timer);
@@ -71,21 +79,32 @@ export async function upgradeToTls(raw: Socket, address: NbdAddress, timeoutMs: 
   return socket;
 }
 
-async function readCertificates(dir: string | undefined): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer }> {
+async function readCertificates(
+  dir: string | undefined,
+): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer }> {
   if (dir === undefined) return {};
-  const optional = async (name: string) => readFile(join(dir, name)).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === "ENOENT") return undefined;
-    throw new LifeboatError("NBD_CONNECT", `cannot read ${join(dir, name)}: ${e.message}`, { cause: e });
-  });
+  const optional = async (name: string) =>
+    readFile(join(dir, name)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return undefined;
+      throw new LifeboatError("NBD_CONNECT", `cannot read ${join(dir, name)}: ${e.message}`, { cause: e });
+    });
   const [ca, cert, key] = await Promise.all([
     optional("ca-cert.pem"),
     optional("client-cert.pem"),
     optional("client-key.pem"),
   ]);
   if (ca === undefined && cert === undefined) {
-    throw new LifeboatError("NBD_CONNECT", `tls-certificates=${dir} holds neither ca-cert.pem nor client-cert.pem`, {
-      remedy: "Point tls-certificates at the directory holding ca-cert.pem (as for nbdkit/qemu-nbd).",
-    });
+    throw new LifeboatError(
+      "NBD_CONNECT",
+      `tls-certificates=${dir} holds neither ca-cert.pem nor client-cert.pem`,
+      {
+        remedy: "Point tls-certificates at the directory holding ca-cert.pem (as for nbdkit/qemu-nbd).",
+      },
+    );
   }
-  return { ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) };
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+  };
 }

@@ -9,11 +9,14 @@ import type { Command } from "commander";
 import { ChunkFetcher } from "../../adapters/nbd/chunk-fetcher.ts";
 import type { NbdExport } from "../../adapters/nbd/export.ts";
 import { OverlayExport } from "../../adapters/nbd/overlay-export.ts";
+import { PackWindowStore } from "../../adapters/nbd/pack-window-store.ts";
 import { PointExport } from "../../adapters/nbd/point-export.ts";
 import { NbdServer } from "../../adapters/nbd/server.ts";
 import { LifeboatError } from "../../domain/errors.ts";
 import { parsePointId } from "../../domain/restore-point.ts";
-import { createLog, type GlobalOptions, openRepository } from "../context.ts";
+import { Repository } from "../../engine/repository/repository.ts";
+import { PACKS_PREFIX } from "../../engine/repository/object-keys.ts";
+import { createLog, type GlobalOptions, openStore, readPassword } from "../context.ts";
 import { listenUri, parseListen } from "../nbd-uris.ts";
 import { formatBytes, parseSize } from "../output.ts";
 
@@ -56,13 +59,21 @@ export function registerServeNbd(program: Command): void {
           `${JSON.stringify(options.point)} is not a point id (SOURCE@SEQ)`,
         );
       }
-      const repo = await openRepository(options.repo, globals);
+      // From object storage a request costs latency, not bytes: fetch pack windows, more at once.
+      const remote = options.repo.startsWith("s3://");
+      const store = await openStore(options.repo, false, globals);
+      const repo = await Repository.open(
+        remote
+          ? new PackWindowStore(store, { window: 1 << 20, cacheBytes: 64 << 20, prefix: PACKS_PREFIX })
+          : store,
+        await readPassword(globals),
+      );
       const point = await repo.readPoint(id.source, id.seq);
       const disk = options.disk ?? point.disks[0]?.disk;
       if (disk === undefined || !point.disks.some((d) => d.disk === disk)) {
         throw new LifeboatError("DISK_NOT_FOUND", `point ${options.point} has no disk ${disk ?? "at all"}`);
       }
-      const fetcher = new ChunkFetcher(repo, { cacheBytes, concurrency: 8 });
+      const fetcher = new ChunkFetcher(repo, { cacheBytes, concurrency: remote ? 16 : 8 });
       const exports: NbdExport[] = [];
       for (const d of point.disks) {
         const base = await PointExport.open(repo, point, d.disk, fetcher, {
@@ -79,6 +90,13 @@ export function registerServeNbd(program: Command): void {
       } catch (e) {
         await server.close();
         throw e;
+      }
+      if ("host" in bound && !/^(127\.|::1$|::ffff:127\.)/.test(bound.host)) {
+        // NBD has no authentication here: whoever reaches the port reads the decrypted disk.
+        log.warn(
+          { listen: bound },
+          "serve-nbd is reachable beyond this host without TLS or authentication: anyone who can connect reads the restore point",
+        );
       }
       const listing = exports.map((e) => ({
         name: e.name,

@@ -86,6 +86,7 @@ export async function runFuzzCase(c: FuzzCase, coverage?: FaultCoverage): Promis
     }
     // Progress: once faults stop, the next sync commits a point.
     world.faults.disarmAll();
+    world.source.burstDuringNextTransfer(0); // write pressure not yet spent is a fault too
     world.host.runWorkload(5_000);
     await checker.progress();
   } finally {

@@ -56,11 +56,18 @@ export function decodeOptionHeader(bytes: Uint8Array): OptionHeader {
   check(r.u64n() === IHAVEOPT, "option request without IHAVEOPT magic");
   const option = r.u32();
   const length = r.u32();
-  check(length <= Limits.maxOptionData, `option ${option} carries ${length} bytes (limit ${Limits.maxOptionData})`);
+  check(
+    length <= Limits.maxOptionData,
+    `option ${option} carries ${length} bytes (limit ${Limits.maxOptionData})`,
+  );
   return { option, length };
 }
 
-export function encodeOptionReply(option: number, type: number, data: Uint8Array = new Uint8Array(0)): Buffer {
+export function encodeOptionReply(
+  option: number,
+  type: number,
+  data: Uint8Array = new Uint8Array(0),
+): Buffer {
   return new WireWriter().u64(OPTION_REPLY_MAGIC).u32(option).u32(type).u32(data.length).raw(data).toBytes();
 }
 
@@ -102,7 +109,12 @@ export type InfoReply =
   | { readonly info: "export"; readonly size: number; readonly flags: number }
   | { readonly info: "name"; readonly name: string }
   | { readonly info: "description"; readonly description: string }
-  | { readonly info: "block-size"; readonly minimum: number; readonly preferred: number; readonly maximum: number }
+  | {
+      readonly info: "block-size";
+      readonly minimum: number;
+      readonly preferred: number;
+      readonly maximum: number;
+    }
   | { readonly info: "unknown"; readonly type: number };
 
 export function encodeInfoExport(size: number, flags: number): Buffer {
@@ -141,7 +153,10 @@ export function decodeInfo(data: Uint8Array): InfoReply {
         minimum >= 1 && minimum <= 65536 && (minimum & (minimum - 1)) === 0,
         `block size minimum ${minimum} is not a power of two up to 64 KiB`,
       );
-      check(preferred >= minimum && (preferred & (preferred - 1)) === 0, `preferred block size ${preferred} is invalid`);
+      check(
+        preferred >= minimum && (preferred & (preferred - 1)) === 0,
+        `preferred block size ${preferred} is invalid`,
+      );
       check(maximum >= minimum, `maximum block size ${maximum} is below the minimum ${minimum}`);
       return { info: "block-size", minimum, preferred, maximum };
     }

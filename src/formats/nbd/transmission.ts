@@ -87,10 +87,14 @@ export function decodeStructuredHeader(bytes: Uint8Array): StructuredHeader {
   check(r.u32() === STRUCTURED_REPLY_MAGIC, "structured reply without its magic");
   const h = { flags: r.u16(), type: r.u16(), handle: r.u64n(), length: r.u32() };
   const limit = h.type === ReplyType.OFFSET_DATA ? Limits.maxPayload + 8 : Limits.maxStructuredPayload;
-  check(h.length <= limit, `structured reply chunk of type ${h.type} carries ${h.length} bytes (limit ${limit})`);
+  check(
+    h.length <= limit,
+    `structured reply chunk of type ${h.type} carries ${h.length} bytes (limit ${limit})`,
+  );
   if (h.type === ReplyType.NONE) check(h.length === 0, "NBD_REPLY_TYPE_NONE with a payload");
   if (h.type === ReplyType.OFFSET_DATA) check(h.length > 8, "NBD_REPLY_TYPE_OFFSET_DATA without data");
-  if (h.type === ReplyType.OFFSET_HOLE) check(h.length === 12, "NBD_REPLY_TYPE_OFFSET_HOLE of the wrong size");
+  if (h.type === ReplyType.OFFSET_HOLE)
+    check(h.length === 12, "NBD_REPLY_TYPE_OFFSET_HOLE of the wrong size");
   return h;
 }
 
@@ -114,7 +118,10 @@ export interface StatusExtent {
 }
 
 export function decodeBlockStatus(payload: Uint8Array): { contextId: number; extents: StatusExtent[] } {
-  check(payload.length >= 12 && (payload.length - 4) % 8 === 0, `BLOCK_STATUS payload of ${payload.length} bytes`);
+  check(
+    payload.length >= 12 && (payload.length - 4) % 8 === 0,
+    `BLOCK_STATUS payload of ${payload.length} bytes`,
+  );
   const r = new WireReader(payload, "BLOCK_STATUS");
   const contextId = r.u32();
   const extents: StatusExtent[] = [];
@@ -127,7 +134,10 @@ export function decodeBlockStatus(payload: Uint8Array): { contextId: number; ext
   return { contextId, extents };
 }
 
-export function decodeReplyError(type: number, payload: Uint8Array): { error: number; message: string; offset?: number } {
+export function decodeReplyError(
+  type: number,
+  payload: Uint8Array,
+): { error: number; message: string; offset?: number } {
   const r = new WireReader(payload, "error reply");
   const error = r.u32();
   const message = r.string(r.u16(), Limits.maxString);
@@ -141,7 +151,12 @@ export function decodeReplyError(type: number, payload: Uint8Array): { error: nu
 }
 
 /** Header and offset of an OFFSET_DATA chunk carrying `dataLength` bytes; the data is sent after it. */
-export function encodeOffsetDataHeader(handle: bigint, flags: number, offset: number, dataLength: number): Buffer {
+export function encodeOffsetDataHeader(
+  handle: bigint,
+  flags: number,
+  offset: number,
+  dataLength: number,
+): Buffer {
   return Buffer.concat([
     encodeStructuredHeader({ flags, type: ReplyType.OFFSET_DATA, handle, length: 8 + dataLength }),
     new WireWriter().u64(offset).toBytes(),

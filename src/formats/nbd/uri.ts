@@ -52,7 +52,8 @@ export function parseNbdUri(text: string, allowed: readonly string[] = []): NbdA
   } catch {
     throw new NbdUriError(text, "not a valid URI");
   }
-  if (url.username !== "" || url.password !== "") throw new NbdUriError(text, "credentials do not belong in an NBD URI");
+  if (url.username !== "" || url.password !== "")
+    throw new NbdUriError(text, "credentials do not belong in an NBD URI");
   if (url.hash !== "") throw new NbdUriError(text, "an NBD URI has no #fragment");
   const params = new Map<string, string>();
   for (const [key, value] of url.searchParams) {
@@ -67,16 +68,19 @@ export function parseNbdUri(text: string, allowed: readonly string[] = []): NbdA
   const exportName = decodePath(text, url.pathname);
   let endpoint: NbdEndpoint;
   if (m[2] !== undefined) {
-    if (url.host !== "") throw new NbdUriError(text, "a unix-socket URI has no host (nbd+unix:///EXPORT?socket=PATH)");
+    if (url.host !== "")
+      throw new NbdUriError(text, "a unix-socket URI has no host (nbd+unix:///EXPORT?socket=PATH)");
     const socket = params.get("socket");
-    if (socket === undefined || socket === "") throw new NbdUriError(text, "a unix-socket URI needs ?socket=PATH");
+    if (socket === undefined || socket === "")
+      throw new NbdUriError(text, "a unix-socket URI needs ?socket=PATH");
     endpoint = { transport: "unix", socket };
   } else {
     if (params.has("socket")) throw new NbdUriError(text, "socket= belongs to nbd+unix:// URIs");
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     if (host === "") throw new NbdUriError(text, "no host");
     const port = url.port === "" ? DEFAULT_PORT : Number(url.port);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new NbdUriError(text, `bad port ${url.port}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new NbdUriError(text, `bad port ${url.port}`);
     endpoint = { transport: "tcp", host, port };
   }
   const verify = params.get("tls-verify-peer");

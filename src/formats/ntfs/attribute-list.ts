@@ -13,7 +13,7 @@ export interface AttributeListEntry {
 }
 
 export function parseAttributeList(bytes: Uint8Array, what: string): AttributeListEntry[] {
-  const f = new Fields(bytes, "NTFS_INVALID", `${what} attribute list`);
+  const f: Fields = new Fields(bytes, "NTFS_INVALID", `${what} attribute list`);
   const entries: AttributeListEntry[] = [];
   let pos = 0;
   while (pos + 0x1a <= f.length) {

@@ -32,7 +32,7 @@ export function looksLikeNtfs(sector: Uint8Array): boolean {
 
 /** Decodes and validates a boot sector; anything inconsistent is NTFS_INVALID. */
 export function parseNtfsBootSector(sector: Uint8Array): NtfsBootSector {
-  const f = new Fields(sector, "NTFS_INVALID", "NTFS boot sector");
+  const f: Fields = new Fields(sector, "NTFS_INVALID", "NTFS boot sector");
   if (f.length < 512) f.fail(`only ${f.length} bytes`);
   if (f.ascii(3, 8) !== NTFS_OEM_ID) f.fail(`OEM id is ${JSON.stringify(f.ascii(3, 8))}, not "NTFS    "`);
   const bytesPerSector = f.u16(0x0b);

@@ -3,7 +3,7 @@
  * attributes they hold. Parsing is bounded by the record: every offset is checked before use.
  */
 
-import { Fields } from "../bytes.ts";
+import { copyBytes, Fields } from "../bytes.ts";
 import { type DataRun, decodeRunlist } from "./runlist.ts";
 
 export const ATTR = {
@@ -65,7 +65,7 @@ const SECTOR = 512;
  * a torn write and the record is NTFS_INVALID.
  */
 export function applyFixups(record: Uint8Array, magic: string, what: string): void {
-  const f = new Fields(record, "NTFS_INVALID", what);
+  const f: Fields = new Fields(record, "NTFS_INVALID", what);
   const found = f.ascii(0, 4);
   if (found !== magic) f.fail(`magic is ${JSON.stringify(found)}, not ${JSON.stringify(magic)}`);
   const usaOffset = f.u16(4);
@@ -89,9 +89,9 @@ export function applyFixups(record: Uint8Array, magic: string, what: string): vo
 /** Parses a raw record (fix-ups not yet applied; this copy is fixed up). */
 export function parseMftRecord(raw: Uint8Array, number: number, clusterCount: number): MftRecord {
   const what = `MFT record ${number}`;
-  const record = raw.slice();
+  const record = copyBytes(raw);
   applyFixups(record, "FILE", what);
-  const f = new Fields(record, "NTFS_INVALID", what);
+  const f: Fields = new Fields(record, "NTFS_INVALID", what);
   const attrsOffset = f.u16(0x14);
   const flags = f.u16(0x16);
   const bytesInUse = f.u32(0x18);
@@ -125,7 +125,7 @@ export function parseMftRecord(raw: Uint8Array, number: number, clusterCount: nu
     sequence: f.u16(0x10),
     inUse: (flags & 0x0001) !== 0,
     isDirectory: (flags & 0x0002) !== 0,
-    baseRecord: f.u32(0x20) + (f.u16(0x24) * 2 ** 32),
+    baseRecord: f.u32(0x20) + f.u16(0x24) * 2 ** 32,
     attributes,
   };
 }

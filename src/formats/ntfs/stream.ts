@@ -1,11 +1,13 @@
 /** Reading an attribute's content: resident bytes, or non-resident runs (sparse runs read as zeros). */
 
-import { fail, MAX_STRUCTURE_BYTES, type ReadAt } from "../bytes.ts";
+import { copyBytes, fail, MAX_STRUCTURE_BYTES, type ReadAt } from "../bytes.ts";
 import type { DataRun } from "./runlist.ts";
 
 export interface AttributeStream {
   /** Bytes of content (the attribute's data size). */
   readonly size: number;
+  /** Bytes actually written; NTFS reads everything past this as zeros. */
+  readonly initializedSize: number;
   /** Clusters the content occupies on the volume; empty when resident. */
   readonly runs: readonly DataRun[];
   read(offset: number, length: number): Promise<Uint8Array>;
@@ -14,12 +16,13 @@ export interface AttributeStream {
 export function residentStream(value: Uint8Array): AttributeStream {
   return {
     size: value.length,
+    initializedSize: value.length,
     runs: [],
     read: async (offset, length) => {
       if (offset < 0 || length < 0 || offset + length > value.length) {
         fail("NTFS_INVALID", "resident attribute", `read ${offset}+${length} past ${value.length} bytes`);
       }
-      return value.slice(offset, offset + length);
+      return copyBytes(value, offset, offset + length);
     },
   };
 }
@@ -38,6 +41,7 @@ export function nonResidentStream(
 ): AttributeStream {
   return {
     size,
+    initializedSize,
     runs,
     read: async (offset, length) => {
       if (offset < 0 || length < 0 || offset + length > size || length > MAX_STRUCTURE_BYTES) {

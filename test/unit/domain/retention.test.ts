@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { applyRetention } from "../../../src/domain/retention.ts";
 
 const H = 3600_000;
-const D = 24 * H;
 const t0 = Date.UTC(2026, 10, 2, 0, 30); // Monday 2026-11-02 00:30 UTC
 
 // One point every 6 hours for 20 days: seq 1 is the oldest.

@@ -84,5 +84,11 @@ export function faultError(fault: XmlElement, operation: string): VimFaultError 
     type = detailEl?.local.replace(/Fault$/, "") ?? "";
   }
   if (type === "") type = fault.first("faultcode", "")?.text.trim() || "UnknownFault";
-  return new VimFaultError(FAULT_CODES[type] ?? "VSPHERE_FAULT", type, text || "(no fault text)", detail, operation);
+  return new VimFaultError(
+    FAULT_CODES[type] ?? "VSPHERE_FAULT",
+    type,
+    text || "(no fault text)",
+    detail,
+    operation,
+  );
 }

@@ -37,9 +37,13 @@ export function listedVersions(xml: string): string[] {
   try {
     root = parseXml(xml);
   } catch (e) {
-    throw new LifeboatError("VSPHERE_REPLY_INVALID", `vimServiceVersions.xml is not XML: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new LifeboatError(
+      "VSPHERE_REPLY_INVALID",
+      `vimServiceVersions.xml is not XML: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
   if (root.local !== "namespaces") {
     throw new LifeboatError("VSPHERE_REPLY_INVALID", `vimServiceVersions.xml has root <${root.local}>`);

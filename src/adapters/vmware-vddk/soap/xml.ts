@@ -78,7 +78,7 @@ export interface XmlLimits {
 }
 
 const DEFAULT_LIMITS: XmlLimits = { maxDepth: 128, maxElements: 4_000_000 };
-const NAME = /^[A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?$/;
+const NAME = /^[A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?$/;
 const BASE_SCOPE: ReadonlyMap<string, string> = new Map([["xml", XML_NS]]);
 
 /** Parses a whole document and returns its root element. */
@@ -120,7 +120,8 @@ class Parser {
 
   #element(parentScope: ReadonlyMap<string, string>, depth: number): XmlElement {
     if (depth > this.limits.maxDepth) this.#fail(`elements nested deeper than ${this.limits.maxDepth}`);
-    if (++this.#elements > this.limits.maxElements) this.#fail(`more than ${this.limits.maxElements} elements`);
+    if (++this.#elements > this.limits.maxElements)
+      this.#fail(`more than ${this.limits.maxElements} elements`);
     this.#pos++; // '<'
     const qname = this.#name();
     const raw: { name: string; value: string }[] = [];
@@ -235,7 +236,11 @@ class Parser {
       if (ref === undefined) this.#fail("bare & in text", at);
       const named = ENTITIES[ref];
       if (named !== undefined) return named;
-      const code = ref.startsWith("#x") ? parseInt(ref.slice(2), 16) : ref.startsWith("#") ? Number(ref.slice(1)) : NaN;
+      const code = ref.startsWith("#x")
+        ? parseInt(ref.slice(2), 16)
+        : ref.startsWith("#")
+          ? Number(ref.slice(1))
+          : NaN;
       if (!Number.isInteger(code) || code < 1 || code > 0x10ffff) this.#fail(`unknown entity ${whole}`, at);
       return String.fromCodePoint(code);
     });
@@ -250,5 +255,8 @@ const ENTITIES: Readonly<Record<string, string>> = { lt: "<", gt: ">", amp: "&",
 
 /** Escapes text for an XML element body or a double-quoted attribute. */
 export function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => `&${{ "<": "lt", ">": "gt", "&": "amp", '"': "quot", "'": "apos" }[c]};`);
+  return text.replace(
+    /[<>&"']/g,
+    (c) => `&${{ "<": "lt", ">": "gt", "&": "amp", '"': "quot", "'": "apos" }[c]};`,
+  );
 }
