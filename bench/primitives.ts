@@ -7,6 +7,9 @@
 import { createHmac, randomBytes, webcrypto } from "node:crypto";
 import { type FileHandle, open, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { median } from "./stats.ts";
+
+const ROUNDS = 3;
 
 export interface Probe {
   readonly probe: string;
@@ -18,18 +21,37 @@ export interface Probe {
 
 const CHUNK = 64 * 1024;
 
-async function timed(
-  probe: string,
-  variant: string,
-  bytes: number,
-  work: () => Promise<void>,
-): Promise<Probe> {
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  await work();
-  const wallS = (performance.now() - started) / 1000;
-  const used = process.cpuUsage(cpu);
-  return { probe, variant, wallS, cpuS: (used.user + used.system) / 1e6, mbPerS: bytes / 1e6 / wallS };
+interface Variant {
+  readonly probe: string;
+  readonly variant: string;
+  readonly bytes: number;
+  readonly work: () => Promise<void>;
+}
+
+/** Runs the variants interleaved `rounds` times (noise falls on all alike) and keeps medians. */
+async function interleaved(variants: readonly Variant[], rounds: number): Promise<Probe[]> {
+  const walls = variants.map(() => [] as number[]);
+  const cpus = variants.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, v] of variants.entries()) {
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      await v.work();
+      walls[i]?.push((performance.now() - started) / 1000);
+      const used = process.cpuUsage(cpu);
+      cpus[i]?.push((used.user + used.system) / 1e6);
+    }
+  }
+  return variants.map((v, i) => {
+    const wallS = median(walls[i] ?? []);
+    return {
+      probe: v.probe,
+      variant: v.variant,
+      wallS,
+      cpuS: median(cpus[i] ?? []),
+      mbPerS: v.bytes / 1e6 / wallS,
+    };
+  });
 }
 
 /** Reads every 64 KiB block with `inFlight` reads outstanding, into fresh or recycled buffers. */
@@ -53,60 +75,71 @@ async function readBlocks(
 
 export async function runPrimitives(image: string, dir: string): Promise<Probe[]> {
   const size = (await stat(image)).size;
-  const out: Probe[] = [];
   const handle = await open(image, "r");
   try {
-    for (const fresh of [true, false]) {
-      out.push(
-        await timed(
-          "read the image, 64 KiB, 4 in flight",
-          fresh ? "fresh Buffer per read (today)" : "recycled buffers",
-          size,
-          () => readBlocks(handle, size, fresh),
-        ),
-      );
-    }
     const key = randomBytes(32);
     const zero = Buffer.alloc(CHUNK);
-    out.push(
-      await timed(
-        "chunk ids (HMAC-SHA-256) of the non-zero blocks",
-        "createHmac on the main thread (today)",
-        size,
-        () =>
-          readBlocks(handle, size, false, (b) => {
-            if (!b.equals(zero)) createHmac("sha256", key).update(b).digest();
-          }),
-      ),
-    );
     const hmacKey = await webcrypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, [
       "sign",
     ]);
-    out.push(
-      await timed(
-        "chunk ids (HMAC-SHA-256) of the non-zero blocks",
-        "WebCrypto sign (libuv pool, both cores), 8 in flight",
-        size,
-        async () => {
-          const signing = new Set<Promise<unknown>>();
-          await readBlocks(handle, size, true, async (b) => {
-            if (b.equals(zero)) return;
-            const p: Promise<unknown> = webcrypto.subtle
-              .sign("HMAC", hmacKey, b)
-              .then(() => signing.delete(p));
-            signing.add(p);
-            if (signing.size >= 8) await Promise.race(signing);
-          });
-          await Promise.all(signing);
-        },
-      ),
-    );
+    const reads = "read the image, 64 KiB, 4 in flight";
+    const ids = "chunk ids (HMAC-SHA-256) of the non-zero blocks";
+    return [
+      ...(await interleaved(
+        [
+          {
+            probe: reads,
+            variant: "fresh Buffer per read (today)",
+            bytes: size,
+            work: () => readBlocks(handle, size, true),
+          },
+          {
+            probe: reads,
+            variant: "recycled buffers",
+            bytes: size,
+            work: () => readBlocks(handle, size, false),
+          },
+        ],
+        ROUNDS,
+      )),
+      ...(await interleaved(
+        [
+          {
+            probe: ids,
+            variant: "createHmac on the main thread (today)",
+            bytes: size,
+            work: () =>
+              readBlocks(handle, size, false, (b) => {
+                if (!b.equals(zero)) createHmac("sha256", key).update(b).digest();
+              }),
+          },
+          {
+            probe: ids,
+            variant: "WebCrypto sign (libuv pool, both cores), 8 in flight",
+            bytes: size,
+            work: async () => {
+              // WebCrypto copies its input when called, so the read buffer can be recycled at once.
+              const signing = new Set<Promise<unknown>>();
+              await readBlocks(handle, size, false, async (b) => {
+                if (b.equals(zero)) return;
+                const p: Promise<unknown> = webcrypto.subtle
+                  .sign("HMAC", hmacKey, b)
+                  .then(() => signing.delete(p));
+                signing.add(p);
+                if (signing.size >= 8) await Promise.race(signing);
+              });
+              await Promise.all(signing);
+            },
+          },
+        ],
+        ROUNDS,
+      )),
+      ...(await packReads(join(dir, "cpuprof", "repo", "packs"))),
+      ...(await restoreWrites(join(dir, "probe-restore.img"), Math.min(size, 1024 ** 3))),
+    ];
   } finally {
     await handle.close();
   }
-  out.push(...(await packReads(join(dir, "cpuprof", "repo", "packs"))));
-  out.push(...(await restoreWrites(join(dir, "probe-restore.img"), size)));
-  return out;
 }
 
 /** Every pack read in 64 KiB ranges: a file opened per range (FsStore.get today) or once per pack. */
@@ -119,55 +152,67 @@ async function packReads(packsDir: string): Promise<Probe[]> {
   const bytes = packs.reduce((s, p) => s + p.size, 0);
   const ranges = (size: number) => Array.from({ length: Math.ceil(size / CHUNK) }, (_, i) => i * CHUNK);
   const buffer = Buffer.allocUnsafe(CHUNK);
-  return [
-    await timed(
-      "read every pack in 64 KiB ranges",
-      "open + read + close per range (today)",
-      bytes,
-      async () => {
-        for (const p of packs) {
-          for (const offset of ranges(p.size)) {
+  const probe = "read every pack in 64 KiB ranges";
+  return interleaved(
+    [
+      {
+        probe,
+        variant: "open + read + close per range (today)",
+        bytes,
+        work: async () => {
+          for (const p of packs) {
+            for (const offset of ranges(p.size)) {
+              const h = await open(p.path, "r");
+              await h.read(buffer, 0, Math.min(CHUNK, p.size - offset), offset);
+              await h.close();
+            }
+          }
+        },
+      },
+      {
+        probe,
+        variant: "one open handle per pack",
+        bytes,
+        work: async () => {
+          for (const p of packs) {
             const h = await open(p.path, "r");
-            await h.read(buffer, 0, Math.min(CHUNK, p.size - offset), offset);
+            for (const offset of ranges(p.size))
+              await h.read(buffer, 0, Math.min(CHUNK, p.size - offset), offset);
             await h.close();
           }
-        }
+        },
       },
-    ),
-    await timed("read every pack in 64 KiB ranges", "one open handle per pack", bytes, async () => {
-      for (const p of packs) {
-        const h = await open(p.path, "r");
-        for (const offset of ranges(p.size))
-          await h.read(buffer, 0, Math.min(CHUNK, p.size - offset), offset);
-        await h.close();
-      }
-    }),
-  ];
+    ],
+    ROUNDS,
+  );
 }
 
-/** Writing a restore target: one awaited 64 KiB write at a time, or 1 MiB runs with 2 in flight. */
+/** Writing a restore target (and fsync): one awaited 64 KiB write at a time, or 1 MiB runs, 2 in flight. */
 async function restoreWrites(path: string, size: number): Promise<Probe[]> {
-  const out: Probe[] = [];
   const data = randomBytes(1024 * 1024);
-  for (const [variant, piece, inFlight] of [
-    ["64 KiB, one at a time (today)", CHUNK, 1],
-    ["1 MiB runs, 2 in flight", 1024 * 1024, 2],
-  ] as const) {
+  const write = (piece: number, inFlight: number) => async () => {
     await rm(path, { force: true });
     const h = await open(path, "w");
-    out.push(
-      await timed("write a restore target", variant, size, async () => {
-        const pending: Array<Promise<unknown>> = [];
-        for (let offset = 0; offset < size; offset += piece) {
-          pending.push(h.write(data, 0, piece, offset));
-          if (pending.length >= inFlight) await pending.shift();
-        }
-        await Promise.all(pending);
-        await h.sync();
-      }),
-    );
-    await h.close();
-  }
+    try {
+      const pending: Array<Promise<unknown>> = [];
+      for (let offset = 0; offset < size; offset += piece) {
+        pending.push(h.write(data, 0, piece, offset));
+        if (pending.length >= inFlight) await pending.shift();
+      }
+      await Promise.all(pending);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  };
+  const probe = `write a ${Math.round(size / 1024 ** 2)} MiB restore target and fsync`;
+  const out = await interleaved(
+    [
+      { probe, variant: "64 KiB, one at a time (today)", bytes: size, work: write(CHUNK, 1) },
+      { probe, variant: "1 MiB runs, 2 in flight", bytes: size, work: write(1024 * 1024, 2) },
+    ],
+    ROUNDS,
+  );
   await rm(path, { force: true });
   return out;
 }

@@ -10,6 +10,7 @@ import { LifeboatError } from "../../domain/errors.ts";
 import { createLog, type GlobalOptions } from "../context.ts";
 import { printJson, printTable } from "../output.ts";
 import { vcenterPreflight } from "../preflight/vcenter.ts";
+import { runWindowsPreflight } from "../preflight/windows.ts";
 
 interface PreflightOptions {
   vcenter?: string;
@@ -54,14 +55,13 @@ export function registerPreflight(program: Command): void {
         );
       }
       if (options.inventory !== undefined || options.config !== undefined) {
-        // The Windows agent's preflight plugs in here (src/cli/preflight/windows.ts).
-        throw new LifeboatError(
-          "USAGE",
-          "preflight of a Windows host (--inventory/--config) is not in this build yet",
-          {
-            remedy: "Use --vcenter URL --vm NAME for a VM, or a build that includes the Windows agent.",
-          },
-        );
+        const r = await runWindowsPreflight({
+          ...(options.inventory === undefined ? {} : { inventory: options.inventory }),
+          ...(options.config === undefined ? {} : { config: options.config }),
+        });
+        print(r.source, r.findings, { source: r.source, findings: r.findings }, globals.json === true);
+        if (r.blocked) process.exitCode = 1;
+        return;
       }
       if (options.vcenter === undefined || options.vm === undefined) {
         throw new LifeboatError("USAGE", "--vcenter and --vm go together");

@@ -4,12 +4,11 @@
  * so the adapter's parsers and error mapping run as they would on Windows.
  */
 
-import type { NativeVssSession, ShadowSet, WindowsNative } from "../native.ts";
+import { WIN32_ERROR } from "../../../formats/windows/layout.ts";
+import type { DeviceOptions, NativeDevice, NativeVssSession, ShadowSet, WindowsNative } from "../native.ts";
 import { diskDevice, type LiveSet, renderEvents, shadowDevice, volumeDevice } from "./sim-devices.ts";
 import { nativeError } from "./sim-errors.ts";
-import type { SimWindowsHost } from "./sim-windows-host.ts";
-import { WIN32_ERROR } from "../../../formats/windows/layout.ts";
-import type { DeviceOptions, NativeDevice } from "../native.ts";
+import type { SimDiskInfo, SimWindowsHost } from "./sim-windows-host.ts";
 
 export function simulatedNative(sim: SimWindowsHost): WindowsNative {
   const sets = new Map<string, LiveSet>();
