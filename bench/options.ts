@@ -10,8 +10,9 @@ import { BLOCK } from "./dataset.ts";
 import type { Tool } from "./repo-size.ts";
 import { GiB, MiB } from "./stats.ts";
 
-export type Suite = "compare" | "scale" | "profile";
-const SUITES: readonly Suite[] = ["compare", "scale", "profile"];
+export type Suite = "compare" | "scale" | "profile" | "report";
+/** "report" runs nothing: it renders the report again from the results kept by earlier runs. */
+const SUITES: readonly Suite[] = ["compare", "scale", "profile", "report"];
 const TOOLS: readonly Tool[] = ["lifeboat", "restic", "borg"];
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -33,7 +34,7 @@ export interface BenchOptions {
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const program = new Command("bench")
     .description(
-      "Lifeboat benchmarks: compare (vs restic and borg), scale (simulated disks), profile (--cpu-prof)",
+      "Lifeboat benchmarks: compare (vs restic and borg), scale (simulated disks), profile (--cpu-prof, perf); report (re-render only)",
     )
     .argument("[suites...]", `any of ${SUITES.join(", ")} (default: compare scale; --quick: compare)`)
     .option("--quick", "CI smoke: one run on a 256 MiB image, results kept in the work directory")

@@ -13,6 +13,7 @@ import { applyMutation, ensureImage, resetBlocks } from "./image-file.ts";
 import { type Measurement, measure, run, runOrThrow } from "./measure.ts";
 import { changedExtentsText, mutations, touchedBlocks } from "./mutations.ts";
 import { type ProfileSummary, summarizeCpuProfile, summarizePerfReport } from "./profile-summary.ts";
+import { type KnobFigures, tryEngineKnobs } from "./engine-knobs.ts";
 import { type MemoryPeaks, memoryBreakdown } from "./memory-breakdown.ts";
 import { type Probe, runPrimitives } from "./primitives.ts";
 import { type SettingFigures, trySettings } from "./settings-trial.ts";
@@ -49,6 +50,7 @@ export interface ProfileResult {
   readonly settings: SettingFigures[];
   readonly memory?: MemoryPeaks[];
   readonly primitives?: Probe[];
+  readonly knobs?: KnobFigures[];
 }
 
 export async function runProfile(options: ProfileOptions): Promise<ProfileResult> {
@@ -140,12 +142,23 @@ export async function runProfile(options: ProfileOptions): Promise<ProfileResult
   }
   await resetBlocks(dataset, image, touchedBlocks(changes));
   for (const lane of Object.values(lanes)) await rm(join(lane, "restored.img"), { force: true });
-  options.log("  runtime settings (full backup and restore)");
-  const settings = await trySettings(image, dir, options.runs);
+  options.log("  ways of running the CLI (full backup, incremental, restore)");
+  const settings = await trySettings(
+    {
+      path: image,
+      mutate: () => applyMutation(dataset, image, first),
+      undo: () => resetBlocks(dataset, image, first.blocks),
+      extentsFile: extents,
+    },
+    dir,
+    options.runs,
+  );
   options.log("  memory breakdown");
   const memory = await memoryBreakdown(image, dir);
   options.log("  probes behind the proposals");
   const primitives = await runPrimitives(image, dir);
+  options.log("  engine knobs (full backup through the engine API)");
+  const knobs = await tryEngineKnobs(image, dir, options.runs);
   return {
     suite: "profile",
     size: options.size,
@@ -155,6 +168,7 @@ export async function runProfile(options: ProfileOptions): Promise<ProfileResult
     settings,
     memory,
     primitives,
+    knobs,
   };
 }
 

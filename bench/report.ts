@@ -111,7 +111,7 @@ function renderProfile(profile: ProfileResult): string {
   }
   if (profile.settings.length > 0) {
     out.push(
-      "Runtime settings that change no source file (fresh repository per run, settings interleaved, medians):",
+      "Ways of running the same CLI that change no source file (fresh repository per run, settings interleaved, medians):",
       "",
       table(
         ["setting", "step", "wall s", "user s", "system s", "peak RSS MiB", "runs"],
@@ -146,6 +146,23 @@ function renderProfile(profile: ProfileResult): string {
           fixed(m.heapUsedMiB, 0),
           fixed(m.heapTotalMiB, 0),
           fixed(m.arrayBuffersMiB, 0),
+        ]),
+      ),
+      "",
+    );
+  }
+  if (profile.knobs !== undefined) {
+    out.push(
+      "The engine's own knobs, full backup through `syncOnce` in process (no CLI start-up; fresh repository per run, interleaved, medians):",
+      "",
+      table(
+        ["variant", "wall s", "CPU s", "MB/s (image ÷ wall)", "runs"],
+        profile.knobs.map((k) => [
+          k.variant,
+          fixed(k.wallS),
+          fixed(k.cpuS),
+          fixed(profile.size / 1e6 / k.wallS, 0),
+          String(k.runs),
         ]),
       ),
       "",

@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/run.ts [compare] [scale] [profile] [--quick] [--runs N] [--size SIZE] …`
+ * `npx tsx bench/run.ts [compare] [scale] [profile] [report] [--quick] [--runs N] [--size SIZE] …`
  *
  * Runs the chosen suites, keeps each suite's raw samples as JSON (bench/results/, or the work
  * directory with --quick) and renders every result present into the Markdown report. Benchmarks
@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   await mkdir(options.results, { recursive: true });
   const machine = await describeMachine();
   for (const suite of options.suites) {
+    if (suite === "report") continue;
     log(`== ${suite}`);
     const started = Date.now();
     const result =

@@ -128,15 +128,20 @@ function mismatch(host: SimHost, disk: string, index: number, what: string): Lif
 }
 
 /**
- * What one extra snapshot costs the simulator (its captured page array and the oracle's copy):
- * memory that shows up inside every sync but is not the engine's.
+ * What one extra snapshot of every host costs the simulator (its captured page arrays and the
+ * oracle's copies): memory that shows up inside every sync but is not the engine's.
  */
-export async function snapshotOverheadMiB(host: SimHost): Promise<number> {
+export async function snapshotOverheadMiB(hosts: readonly SimHost[]): Promise<number> {
   const before = settledRssMiB();
-  const ids = (await host.describe()).map((d) => d.id);
-  const snapshot = await host.openSnapshot(ids);
+  const snapshots = [];
+  for (const host of hosts) {
+    const ids = (await host.describe()).map((d) => d.id);
+    snapshots.push({ host, snapshot: await host.openSnapshot(ids) });
+  }
   const during = settledRssMiB();
-  await snapshot.release();
-  host.oracle.drop(snapshot.id);
+  for (const { host, snapshot } of snapshots) {
+    await snapshot.release();
+    host.oracle.drop(snapshot.id);
+  }
   return Math.max(0, during - before);
 }

@@ -41,7 +41,11 @@ export async function* readChunks(
   };
   try {
     for (const index of chunks.indexes()) {
-      pending.push(readOne(index));
+      const read = readOne(index);
+      // Observed now, rethrown when its turn comes: a read that fails while an earlier one is
+      // awaited must not become an unhandled rejection that kills the process.
+      read.catch(() => undefined);
+      pending.push(read);
       if (pending.length >= options.inFlight) yield await (pending.shift() as Promise<ReadChunk>);
     }
     while (pending.length > 0) yield await (pending.shift() as Promise<ReadChunk>);

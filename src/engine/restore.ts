@@ -73,7 +73,9 @@ export async function restoreDisk(
         continue;
       }
       await flushZeros(index);
-      pending.push({ index, data: repo.readChunk(ref) });
+      const data = repo.readChunk(ref);
+      data.catch(() => undefined); // rethrown in order by writeNext, never unhandled
+      pending.push({ index, data });
       if (pending.length >= inFlight) await writeNext();
       options.onProgress?.(index + 1, map.chunks);
     }

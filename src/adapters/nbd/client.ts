@@ -107,8 +107,11 @@ export class NbdClient {
     return (await this.#request(Command.READ, 0, offset, length)) as Buffer;
   }
 
-  async write(offset: number, data: Uint8Array, flags = 0): Promise<void> {
-    await this.#request(Command.WRITE, flags, offset, data.length, data);
+  /** Writes `data` (one buffer, or several sent back to back without copying) at `offset`. */
+  async write(offset: number, data: Uint8Array | readonly Uint8Array[], flags = 0): Promise<void> {
+    const parts = data instanceof Uint8Array ? [data] : data;
+    const length = parts.reduce((n, p) => n + p.length, 0);
+    await this.#request(Command.WRITE, flags, offset, length, parts);
   }
 
   async writeZeroes(offset: number, length: number, flags = 0): Promise<void> {
@@ -150,7 +153,7 @@ export class NbdClient {
     flags: number,
     offset: number,
     length: number,
-    payload?: Uint8Array,
+    payload?: readonly Uint8Array[],
   ): Promise<Buffer | Map<number, StatusExtent[]> | undefined> {
     const command = NAMES[type] ?? `command ${type}`;
     if (offset < 0 || length < 0 || offset + length > this.size) {
@@ -201,7 +204,8 @@ export class NbdClient {
       }
       this.#pending.set(handle, pending);
       const header = encodeRequest({ flags, type, handle, offset, length });
-      const sent = payload === undefined ? this.#stream.write(header) : this.#stream.write(header, payload);
+      const sent =
+        payload === undefined ? this.#stream.write(header) : this.#stream.write(header, ...payload);
       sent.catch((e: unknown) => this.#fail(asLifeboatError(e, this.where, `sending ${command}`)));
     });
   }

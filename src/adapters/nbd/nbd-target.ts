@@ -1,9 +1,10 @@
 /**
  * An NBD export as a BlockTarget ("cloud disk mode" and `restore --to nbd://…`).
  *
- * Writes are pipelined: `write` and `zero` return once a request is on the wire, with at most
- * `window` requests unanswered, and the first failure is latched so every later call — above all
- * `flush` — rejects with it. `flush` waits for every reply and then sends NBD_CMD_FLUSH, so a
+ * Writes are pipelined: `write` and `zero` return once a request is queued (consecutive writes are
+ * gathered into requests of up to 1 MiB), with at most `window` requests unanswered, and the first
+ * failure is latched so every later call — above all `flush` — rejects with it. Callers must not
+ * modify a buffer after handing it to `write` (it may be sent, or resent on retry, later). `flush` waits for every reply and then sends NBD_CMD_FLUSH, so a
  * resolved flush means every earlier write is acknowledged and durable on the server. Callers
  * record progress only after a flush (restore and the replica do).
  */
@@ -16,6 +17,8 @@ import { type Log, silentLog } from "../../ports/log.ts";
 import { NbdClient, NbdRequestError } from "./client.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "./retry.ts";
 
+/** Consecutive writes are gathered into requests of up to this size. */
+const COALESCE = 1 << 20;
 /** Zeroing requests are split so each stays far below the protocol's 32-bit length. */
 const MAX_ZERO_REQUEST = 1 << 30;
 
@@ -33,6 +36,8 @@ export class NbdTarget implements BlockTarget {
   readonly #retry: RetryPolicy;
   readonly #inFlight = new Set<Promise<void>>();
   #failure: unknown;
+  /** Consecutive writes not sent yet (never more than COALESCE bytes). */
+  #run: { offset: number; end: number; length: number; parts: Uint8Array[] } | undefined;
   #warnedNoFlush = false;
 
   private constructor(client: NbdClient, options: NbdTargetOptions) {
@@ -63,14 +68,30 @@ export class NbdTarget implements BlockTarget {
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {
+    this.#throwIfFailed();
     const max = this.#client.maxRequest;
-    for (let done = 0; done < data.length; done += max) {
-      const piece = data.subarray(done, Math.min(data.length, done + max));
-      await this.#submit(() => this.#client.write(offset + done, piece));
+    const run = this.#run;
+    // Consecutive writes (a restore writes chunk after chunk) go out as one larger request.
+    if (run !== undefined && run.end === offset && run.length + data.length <= Math.min(max, COALESCE)) {
+      run.parts.push(data);
+      run.length += data.length;
+      run.end += data.length;
+      if (run.length >= Math.min(max, COALESCE)) await this.#submitRun();
+      return;
     }
+    await this.#submitRun();
+    if (data.length >= Math.min(max, COALESCE)) {
+      for (let done = 0; done < data.length; done += max) {
+        const piece = data.subarray(done, Math.min(data.length, done + max));
+        await this.#submit(() => this.#client.write(offset + done, piece));
+      }
+      return;
+    }
+    this.#run = { offset, end: offset + data.length, length: data.length, parts: [data] };
   }
 
   async zero(offset: number, length: number): Promise<void> {
+    await this.#submitRun();
     if (!this.#client.can(TransmissionFlag.SEND_WRITE_ZEROES)) {
       const zeros = new Uint8Array(Math.min(length, this.#client.maxRequest, 4 << 20));
       for (let done = 0; done < length; done += zeros.length) {
@@ -85,6 +106,7 @@ export class NbdTarget implements BlockTarget {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
+    await this.#submitRun();
     await this.#settled();
     const out = Buffer.allocUnsafe(length);
     const max = this.#client.maxRequest;
@@ -97,6 +119,7 @@ export class NbdTarget implements BlockTarget {
   }
 
   async flush(): Promise<void> {
+    await this.#submitRun();
     await this.#settled();
     if (this.#client.can(TransmissionFlag.SEND_FLUSH)) {
       await this.#call(() => this.#client.flush());
@@ -110,8 +133,17 @@ export class NbdTarget implements BlockTarget {
   }
 
   async close(): Promise<void> {
+    await this.#submitRun().catch(() => undefined);
     await Promise.allSettled(this.#inFlight);
     await this.#client.close();
+  }
+
+  /** Sends the writes gathered so far as one request. */
+  async #submitRun(): Promise<void> {
+    const run = this.#run;
+    if (run === undefined) return;
+    this.#run = undefined;
+    await this.#submit(() => this.#client.write(run.offset, run.parts));
   }
 
   async #submit(run: () => Promise<void>): Promise<void> {

@@ -13,6 +13,7 @@ import { syncOnce } from "../../engine/sync-runner.ts";
 import { ChangedExtentsError, parseChangedExtents } from "../../formats/changed-extents.ts";
 import type { Log } from "../../ports/log.ts";
 import type { Source } from "../../ports/source.ts";
+import { CpuLimitedSource } from "../../engine/throttle/cpu-limited-source.ts";
 import { replicateAfterBackup } from "../cloud-disk.ts";
 import { createLog, type GlobalOptions, openRepository } from "../context.ts";
 import { isNbdUri, nbdAddress, openNbdSource } from "../nbd-uris.ts";
@@ -27,6 +28,7 @@ interface BackupOptions {
   sourceName?: string;
   stateDir?: string;
   target?: string;
+  cpuLimit?: string;
 }
 
 export function registerBackup(program: Command): void {
@@ -46,12 +48,16 @@ export function registerBackup(program: Command): void {
       "local state for resuming interrupted jobs (default ~/.local/state/lifeboat)",
     )
     .option("--target <uri>", "also keep this NBD disk an exact replica of each new point (cloud disk mode)")
+    .option(
+      "--cpu-limit <pct>",
+      "average CPU use cap, percent of the whole machine (as Task Manager shows it)",
+    )
     .action(async (options: BackupOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const log = createLog(globals);
       if (options.target !== undefined) nbdAddress(options.target); // a bad URI fails before any work
       const repo = await openRepository(options.repo, globals);
-      const source = await openSource(options, log);
+      const source = withCpuLimit(await openSource(options, log), options.cpuLimit);
       const externalChanges = await readExternalChanges(options, source, repo.config.chunkSize);
       const progress = new Progress(globals.json !== true, "backup");
       const state = await FsStateStore.open(
@@ -84,6 +90,16 @@ export function registerBackup(program: Command): void {
         progress.stop();
       }
     });
+}
+
+/** `--cpu-limit PCT`: paces the reads so the process's average CPU stays at the limit. */
+function withCpuLimit(source: Source, limit: string | undefined): Source {
+  if (limit === undefined) return source;
+  const limitPercent = Number(limit);
+  if (!(limitPercent >= 1 && limitPercent <= 100)) {
+    throw new LifeboatError("USAGE", `--cpu-limit must be a percentage from 1 to 100, got ${limit}`);
+  }
+  return new CpuLimitedSource(source, { limitPercent });
 }
 
 async function openSource(options: BackupOptions, log: Log): Promise<Source> {

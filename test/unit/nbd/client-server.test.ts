@@ -12,6 +12,7 @@ import { NbdClient, NbdRequestError } from "../../../src/adapters/nbd/client.ts"
 import type { NbdExport } from "../../../src/adapters/nbd/export.ts";
 import { OverlayExport } from "../../../src/adapters/nbd/overlay-export.ts";
 import { PointExport } from "../../../src/adapters/nbd/point-export.ts";
+import { NbdTarget } from "../../../src/adapters/nbd/nbd-target.ts";
 import { NbdServer } from "../../../src/adapters/nbd/server.ts";
 import { isLifeboatError } from "../../../src/domain/errors.ts";
 import type { RestorePoint } from "../../../src/domain/restore-point.ts";
@@ -171,5 +172,66 @@ describe("the writable overlay", () => {
     const status = (await client.blockStatus(4 * CHUNK, CHUNK)).get(id);
     expect(status).toEqual([{ length: CHUNK, flags: 3 }]);
     expect(fingerprint(store.snapshot())).toEqual(before);
+  });
+});
+
+describe("NbdTarget (the client side of restore and cloud disk mode)", () => {
+  /** A writable export in memory that can be told to fail writes. */
+  function memoryExport(size: number): NbdExport & { data: Buffer; failWrites: boolean } {
+    const data = Buffer.alloc(size);
+    const exp = {
+      name: "mem",
+      description: "",
+      size,
+      writable: true,
+      preferredBlock: CHUNK,
+      data,
+      failWrites: false,
+      read: async (offset: number, length: number) => [
+        { offset, data: data.subarray(offset, offset + length) },
+      ],
+      write: async (offset: number, bytes: Uint8Array) => {
+        if (exp.failWrites) throw new Error("disk on fire");
+        data.set(bytes, offset);
+      },
+      zero: async (offset: number, length: number) => void data.fill(0, offset, offset + length),
+      flush: async () => undefined,
+      allocation: async (_o: number, length: number) => [{ length, flags: 0 }],
+      close: async () => undefined,
+    };
+    return exp;
+  }
+
+  it("gathers consecutive chunk writes into 1 MiB requests and lands every byte by the flush", async () => {
+    const exp = memoryExport(64 * CHUNK);
+    const { server, port } = await serve([exp]);
+    const target = await NbdTarget.open(parseNbdUri(`nbd://127.0.0.1:${port}/mem`));
+    cleanup.push(() => target.close());
+    const bytes = diskBytes(64, 9, (i) => i === 40);
+    for (let i = 0; i < 64; i++) {
+      if (i === 40) await target.zero(i * CHUNK, CHUNK);
+      else await target.write(i * CHUNK, bytes.subarray(i * CHUNK, (i + 1) * CHUNK));
+    }
+    await target.flush();
+    expect(exp.data.equals(bytes)).toBe(true);
+    expect(server.stats.writes).toBeLessThanOrEqual(6); // 63 chunk writes and one zero
+  });
+
+  it("latches the first failed write so the flush that would record progress rejects", async () => {
+    const exp = memoryExport(16 * CHUNK);
+    const { port } = await serve([exp]);
+    const target = await NbdTarget.open(parseNbdUri(`nbd://127.0.0.1:${port}/mem`), {
+      retry: { attempts: 2, baseDelayMs: 1 },
+    });
+    cleanup.push(() => target.close());
+    exp.failWrites = true;
+    await target.write(0, Buffer.alloc(CHUNK, 1));
+    const flushed = await target.flush().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isLifeboatError(flushed, "TARGET_IO")).toBe(true);
+    exp.failWrites = false;
+    await expect(target.write(CHUNK, Buffer.alloc(CHUNK, 2))).rejects.toMatchObject({ code: "TARGET_IO" });
   });
 });
