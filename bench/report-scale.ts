@@ -79,7 +79,7 @@ export function renderScale(result: ScaleResult): string {
       fixed(x.bytesRead / 1e6 / Math.max(x.wallS - x.simulatorS, 1e-9), 0),
       `${fixed(x.finishS.p50, 1)} / ${fixed(x.finishS.p95, 1)} / ${fixed(x.finishS.max, 1)}`,
       fixed(x.fairness, 2),
-      fixed(Math.max(0, x.peakRssMiB - x.settledBeforeMiB - (r.snapshotOverheadMiB ?? 0)), 0),
+      fixed(Math.max(0, x.peakRssMiB - x.settledBeforeMiB), 0),
       `${fixed(r.simBaselineMiB, 0)} + ${fixed(r.snapshotOverheadMiB ?? Number.NaN, 0)}`,
       fixed(c.process.peakRssMiB, 0),
     ];
@@ -120,7 +120,7 @@ export function renderScale(result: ScaleResult): string {
         "MB/s (engine)",
         "finished by s p50 / p95 / max",
         "fairness (Jain, per-source MB/s)",
-        "engine RSS MiB (growth less the simulator's snapshots)",
+        "RSS growth MiB (engine + the simulator's new snapshots)",
         "simulator MiB (VMs + one snapshot each)",
         "process peak RSS MiB",
       ],

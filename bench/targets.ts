@@ -132,7 +132,7 @@ export function renderTargets(compare: CompareResult | undefined, scale: ScaleRe
         (r.snapshotOverheadMiB ?? 0);
       v.push({
         target: "≤ 1 GiB for 100 simulated VMs",
-        measured: `process ${fixed(hundred.process.peakRssMiB, 0)} MiB, of which the simulator ${fixed(r.simBaselineMiB + (r.snapshotOverheadMiB ?? 0), 0)} MiB; engine ≈ ${fixed(engine, 0)} MiB`,
+        measured: `process ${fixed(hundred.process.peakRssMiB, 0)} MiB, simulator ${fixed(r.simBaselineMiB, 0)} MiB + ${fixed(r.snapshotOverheadMiB ?? Number.NaN, 0)} MiB per round of snapshots; engine ≤ ${fixed(engine, 0)} MiB`,
         status: judge(hundred.process.peakRssMiB, 1024, false),
       });
     }

@@ -44,6 +44,8 @@ export class FaultInjector implements FaultPoints {
   #step = 0;
   #dead = false;
   #armed: ArmedFault[] = [];
+  /** Crashes aimed at the n-th hit of one engine site (commit windows are few steps wide). */
+  #aimed: Array<{ site: FaultSite; remaining: number }> = [];
   readonly injected = new Map<StepFaultKind, number>();
   /** Writes a torn temp file for a put that dies half-way (set by worlds whose store has temp files). */
   tornTemp: ((key: string, data: Uint8Array) => Promise<void>) | undefined;
@@ -60,8 +62,14 @@ export class FaultInjector implements FaultPoints {
     this.#armed.push(fault);
   }
 
+  /** Kills the process at the `nth` next hit of `site`. */
+  crashAt(site: FaultSite, nth: number): void {
+    this.#aimed.push({ site, remaining: nth });
+  }
+
   disarmAll(): void {
     this.#armed = [];
+    this.#aimed = [];
   }
 
   /** A new process starts: the crash is over, the schedule goes on. */
@@ -70,6 +78,13 @@ export class FaultInjector implements FaultPoints {
   }
 
   hit(site: FaultSite): void {
+    const aimed = this.#aimed.findIndex((a) => a.site === site && --a.remaining <= 0);
+    if (aimed >= 0) {
+      this.#aimed.splice(aimed, 1);
+      if (this.#dead) throw new SimulatedCrash("a step after the process died");
+      this.injected.set("crash", (this.injected.get("crash") ?? 0) + 1);
+      throw this.#crash(`engine:${site}`);
+    }
     const fault = this.#due({ kind: "engine", site });
     if (fault === undefined) return;
     if (fault === "read-error") throw readError();

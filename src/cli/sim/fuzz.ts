@@ -6,6 +6,7 @@
 
 import fc from "fast-check";
 import { STEP_FAULT_KINDS, type StepFaultKind } from "../../adapters/sim/fault-injector.ts";
+import type { FaultSite } from "../../ports/fault-points.ts";
 import { silentLog } from "../../ports/log.ts";
 import { FaultCoverage, PromiseChecker } from "./invariants.ts";
 import { WORLD_EVENT_KINDS, type WorldEventKind } from "./world-events.ts";
@@ -15,7 +16,20 @@ export type FuzzAction =
   | { readonly kind: "workload"; readonly ms: number }
   | { readonly kind: "sync" }
   | { readonly kind: "fault"; readonly fault: StepFaultKind; readonly afterSteps: number }
-  | { readonly kind: "event"; readonly event: WorldEventKind };
+  | { readonly kind: "event"; readonly event: WorldEventKind }
+  | { readonly kind: "crash-at"; readonly site: FaultSite; readonly nth: number };
+
+/** The steps between "all data is stored" and "the point exists": few, and where ordering bugs hide. */
+const COMMIT_PATH_SITES: readonly FaultSite[] = [
+  "packs.flushed",
+  "resume.saved",
+  "manifest.write",
+  "manifest.written",
+  "point.write",
+  "point.written",
+  "committed",
+  "release",
+];
 
 export interface FuzzCase {
   readonly worldSeed: number;
@@ -43,6 +57,14 @@ const action: fc.Arbitrary<FuzzAction> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("event" as const),
       event: fc.constantFrom(...WORLD_EVENT_KINDS),
+    }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant("crash-at" as const),
+      site: fc.constantFrom(...COMMIT_PATH_SITES),
+      nth: fc.integer({ min: 1, max: 2 }),
     }),
     weight: 2,
   },
@@ -80,6 +102,9 @@ export async function runFuzzCase(c: FuzzCase, coverage?: FaultCoverage): Promis
         case "event":
           await checker.applyEvent(a.event);
           coverage?.count(a.event);
+          break;
+        case "crash-at":
+          world.faults.crashAt(a.site, a.nth);
           break;
       }
       await checker.sync();
