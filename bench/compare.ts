@@ -14,6 +14,7 @@ import { changedExtentsText, type Mutation, mutations, touchedBlocks } from "./m
 import type { RepoUsage, Tool } from "./repo-size.ts";
 import {
   type BackupOutcome,
+  type BackupStep,
   type BackupTool,
   BorgTool,
   checkTools,
@@ -114,7 +115,7 @@ async function oneRun(
 ): Promise<void> {
   const runDir = join(options.work, "run");
   await rm(runDir, { recursive: true, force: true });
-  const lifeboat = new LifeboatTool("lifeboat", join(runDir, "lifeboat-map"), image, true);
+  const lifeboat = new LifeboatTool("lifeboat", join(runDir, "lifeboat"), image, true);
   const lifeboatHash = new LifeboatTool("lifeboat-hash", join(runDir, "lifeboat-hash"), image, false);
   const peers: BackupTool[] = [];
   if (options.tools.includes("restic")) peers.push(new ResticTool(join(runDir, "restic"), image));
@@ -127,7 +128,7 @@ async function oneRun(
   const afterFull = new Map<string, RepoUsage>();
 
   for (const tool of rotate([lifeboat, ...peers])) {
-    const sample = await backupSample(run, "full", tool, { seq: 1 });
+    const sample = await backupSample(run, "full", tool, {});
     result.samples.push(sample);
     afterFull.set(tool.id, await tool.usage());
     options.log(`  full ${tool.id}: ${sample.wallS.toFixed(2)} s`);
@@ -135,12 +136,12 @@ async function oneRun(
   await lifeboatHash.adopt(lifeboat);
   afterFull.set(lifeboatHash.id, await lifeboatHash.usage());
 
-  for (const [i, mutation] of changes.entries()) {
+  for (const mutation of changes) {
     await applyMutation(dataset, image, mutation);
     const extentsFile = join(runDir, `${mutation.name}.extents`);
     await writeFile(extentsFile, changedExtentsText(mutation));
     for (const tool of rotate(all)) {
-      const sample = await backupSample(run, `incr:${mutation.name}`, tool, { seq: i + 2, extentsFile });
+      const sample = await backupSample(run, `incr:${mutation.name}`, tool, { extentsFile });
       result.samples.push(sample);
       options.log(
         `  ${mutation.name} ${tool.id}: ${sample.wallS.toFixed(2)} s, +${(sample.storedBytes / 1e6).toFixed(1)} MB`,
@@ -188,7 +189,7 @@ async function backupSample(
   run: number,
   scenario: string,
   tool: BackupTool,
-  step: { seq: number; extentsFile?: string },
+  step: BackupStep,
 ): Promise<Sample> {
   const before = await tool.usage();
   const outcome = await tool.backup(step);

@@ -16,6 +16,7 @@ const BATCH_BLOCKS = 128;
 export async function ensureImage(dataset: Dataset, path: string): Promise<"generated" | "cached"> {
   const marker = `${path}.done`;
   const expected = JSON.stringify({ version: GENERATOR_VERSION, seed: dataset.seed, size: dataset.size });
+  // No readable marker means no complete image: generate it.
   const found = await readFile(marker, "utf8").catch(() => undefined);
   if (found === expected) return "cached";
   await rm(marker, { force: true });

@@ -16,6 +16,7 @@ export interface Machine {
 }
 
 export async function describeMachine(): Promise<Machine> {
+  // Descriptive only: a machine without /proc/cpuinfo or a peer tool is described as such.
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
   const flags = /^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.split(" ") ?? [];
   const version = async (command: string, args: string[]) => {

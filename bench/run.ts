@@ -9,7 +9,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isLifeboatError, LifeboatError } from "../src/domain/errors.ts";
-import { runCompare } from "./compare.ts";
+import { type CompareResult, runCompare } from "./compare.ts";
 import { describeMachine } from "./machine.ts";
 import { type BenchOptions, parseOptions } from "./options.ts";
 import { runProfile } from "./profile.ts";
@@ -46,8 +46,39 @@ async function main(): Promise<void> {
     await writeFile(join(options.results, `${suite}.json`), `${JSON.stringify(stamped, null, 1)}\n`);
     log(`== ${suite} took ${stamped.seconds.toFixed(0)} s`);
   }
-  await writeFile(options.out, renderReport(await readResults(options)));
+  const results = await readResults(options);
+  await writeFile(options.out, renderReport(results));
   log(`wrote ${options.out}`);
+  const checked = options.suites.includes("compare") || options.suites.includes("report");
+  if (checked && results.compare !== undefined) checkCompare(results.compare);
+}
+
+/**
+ * Figures are never pass/fail, but a wrong restore or a job that ran in the wrong mode is a bug, not
+ * a slow run: the report shows it, and the command fails so a CI smoke run cannot miss it.
+ */
+function checkCompare(result: CompareResult): void {
+  const differs = result.samples.filter((s) => s.verified === false);
+  if (differs.length > 0) {
+    throw new LifeboatError(
+      "VERIFY_FAILED",
+      `restores that differ from the image: ${differs.map((s) => `${s.tool} (run ${s.run})`).join(", ")}`,
+      {
+        remedy:
+          "Restore by hand in the bench work directory and compare with cmp to find the first bad byte.",
+      },
+    );
+  }
+  const expected = (tool: string) => (tool === "lifeboat-hash" ? "resync" : "incremental");
+  const wrongMode = result.samples.filter(
+    (s) => s.scenario.startsWith("incr:") && s.report !== undefined && s.report.mode !== expected(s.tool),
+  );
+  if (wrongMode.length > 0) {
+    throw new LifeboatError(
+      "INTERNAL",
+      `Lifeboat incrementals ran in the wrong mode: ${wrongMode.map((s) => `${s.tool} ${s.scenario} → ${s.report?.mode}`).join(", ")}`,
+    );
+  }
 }
 
 async function readResults(options: BenchOptions): Promise<Results> {

@@ -16,7 +16,6 @@ const PASSWORD = "lifeboat-bench-passphrase";
 
 /** One backup step: the full, or an incremental after a mutation (with its changed extents file). */
 export interface BackupStep {
-  readonly seq: number;
   readonly extentsFile?: string;
 }
 
@@ -74,7 +73,10 @@ export class LifeboatTool implements BackupTool {
     await rm(this.repo, { recursive: true, force: true });
     await rm(this.#state, { recursive: true, force: true });
     await cp(other.repo, this.repo, { recursive: true });
-    await cp(other.#state, this.#state, { recursive: true }).catch(() => undefined);
+    // The state directory holds only resume logs, which a committed job clears; it may not exist.
+    await cp(other.#state, this.#state, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOENT") throw e;
+    });
     this.#lastPoint = other.#lastPoint;
   }
 
