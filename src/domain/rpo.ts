@@ -73,13 +73,17 @@ export function rpoStatus(input: RpoInput): RpoStatus {
   const windowStart = now - windowMs;
   let newestTakenAt = Number.NEGATIVE_INFINITY;
   let worstLagMs = 0;
-  for (const point of committed) {
-    // Just before this commit the newest restorable snapshot was `newestTakenAt`.
-    if (newestTakenAt !== Number.NEGATIVE_INFINITY && point.committedAt > windowStart) {
-      worstLagMs = Math.max(worstLagMs, point.committedAt - newestTakenAt);
+  for (let i = 0; i < committed.length; ) {
+    const at = (committed[i] as CommittedPoint).committedAt;
+    // Just before this instant the newest restorable snapshot was `newestTakenAt`; points that
+    // commit at the same instant were not restorable before it either.
+    if (newestTakenAt !== Number.NEGATIVE_INFINITY && at > windowStart) {
+      worstLagMs = Math.max(worstLagMs, at - newestTakenAt);
     }
     // A point committed late with an older snapshot does not reduce the exposure.
-    newestTakenAt = Math.max(newestTakenAt, point.takenAt);
+    for (; i < committed.length && (committed[i] as CommittedPoint).committedAt === at; i++) {
+      newestTakenAt = Math.max(newestTakenAt, (committed[i] as CommittedPoint).takenAt);
+    }
   }
   const currentLagMs = now - newestTakenAt;
   return {
