@@ -73,7 +73,7 @@ export function rpoStatus(input: RpoInput): RpoStatus {
   const windowStart = now - windowMs;
   let newestTakenAt = Number.NEGATIVE_INFINITY;
   let worstLagMs = 0;
-  for (let i = 0; i < committed.length; ) {
+  for (let i = 0; i < committed.length;) {
     const at = (committed[i] as CommittedPoint).committedAt;
     // Just before this instant the newest restorable snapshot was `newestTakenAt`; points that
     // commit at the same instant were not restorable before it either.
