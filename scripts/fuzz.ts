@@ -22,6 +22,8 @@ let seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Num
 let schedules = 0;
 const started = Date.now();
 while (Date.now() < deadline) {
+  // Printed before each batch: if the process itself dies, the batch can still be replayed.
+  process.stdout.write(`batch seed ${seed} (${batch} schedules)\n`);
   const details = await checkPromise({ seed, numRuns: batch, coverage });
   schedules += details.numRuns;
   if (details.failed) {
